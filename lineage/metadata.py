@@ -1,0 +1,115 @@
+"""The metadata rules of each stage, and the ID facts derived from one generation's metadata.
+
+Everything here looks at a single generation; facts that need other generations (parents,
+cohorts) are graph queries.
+"""
+
+from __future__ import annotations
+
+from lineage import ids
+from lineage.model import Generation
+
+# Fields the pipeline writes, per stage (DOMAIN 2). Anything else is extraneous.
+KNOWN_FIELDS = {
+    "draft": {"stage", "gen_id", "origin_cohort_id", "mode", "template_id", "combo_id",
+              "llm_model_id", "replicate"},
+    "essay": {"stage", "gen_id", "origin_cohort_id", "mode", "template_id", "parent_gen_id",
+              "llm_model_id", "replicate"},
+    "evaluation": {"stage", "gen_id", "origin_cohort_id", "mode", "template_id", "parent_gen_id",
+                   "llm_model_id", "replicate"},
+}
+# A draft's parent_gen_id has a check of its own (chain.draft_has_parent).
+KNOWN_FIELDS["draft"].add("parent_gen_id")
+
+REQUIRED_FIELDS = {
+    "draft": ("combo_id", "template_id", "llm_model_id", "replicate"),
+    "essay": ("parent_gen_id", "template_id", "replicate"),
+    "evaluation": ("parent_gen_id", "template_id", "llm_model_id", "replicate"),
+}
+
+# Old names of fields that still exist, so the message can say what to rename them to.
+RENAMED_FIELDS = {
+    "cohort_id": "origin_cohort_id",
+    "model_id": "llm_model_id",
+    "essay_template": "template_id",
+    "evaluation_template": "template_id",
+    "draft_template": "template_id",
+    "essay_template_id": "template_id",
+}
+LEGACY_IMPORT_FIELDS = {"parent_task_id", "source_file", "created_from", "legacy_fields",
+                        "task_id", "function", "draft_gen_id"}
+RUN_DETAIL_FIELDS = {"files", "usage", "finish_reason", "duration_s", "run_id"}
+
+MODES = ("llm", "copy")
+
+# What a rebuild regenerates when a generation's stored ID is not the one its metadata implies.
+EFFECT = {
+    "draft": "regenerate_draft_and_descendants",
+    "essay": "regenerate_essay_and_evaluations",
+    "evaluation": "regenerate_evaluation",
+}
+
+
+def extraneous_reason(stage: str, name: str) -> str:
+    if name in RENAMED_FIELDS:
+        return f"{name}: legacy name of {RENAMED_FIELDS[name]}"
+    if name == "combo_id":
+        return f"{name}: belongs to drafts only"
+    if name in LEGACY_IMPORT_FIELDS:
+        return f"{name}: legacy import field"
+    if name in RUN_DETAIL_FIELDS:
+        return f"{name}: run detail"
+    return f"{name}: not a {stage} field"
+
+
+def _text(value) -> str:
+    return value.strip() if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def derive(gen: Generation) -> None:
+    """Fill in the derived facts of one generation, in place."""
+    shape = ids.classify(gen.gen_id)
+    gen.id_kind = shape.kind
+    gen.id_problem = shape.reason
+    gen.prefix_stage = shape.prefix_stage or ""
+    meta = gen.meta
+    if meta is None:
+        return
+    stage = gen.stage
+    gen.meta_gen_id = _text(meta.get("gen_id"))
+    gen.meta_stage = _text(meta.get("stage"))
+    gen.parent_gen_id = _text(meta.get("parent_gen_id"))
+    gen.mode = _text(meta.get("mode"))
+
+    known = KNOWN_FIELDS[stage]
+    gen.required_missing = [f for f in REQUIRED_FIELDS[stage] if meta.get(f) in (None, "")
+                            or (isinstance(meta.get(f), str) and not meta[f].strip())]
+    gen.extraneous = [extraneous_reason(stage, k) for k in meta if k not in known]
+    gen.invalid_values = _invalid_values(stage, meta)
+
+    try:
+        parts = ids.signature(stage, meta)
+    except ids.SignatureError as exc:
+        gen.signature_error = str(exc)
+        return
+    gen.expected_id = ids.deterministic_id(stage, parts)
+    if shape.kind == ids.DETERMINISTIC:
+        gen.id_matches = ids.matching_collision(stage, parts, gen.gen_id) is not None
+
+
+def _invalid_values(stage: str, meta: dict) -> list[str]:
+    problems = []
+    if "replicate" in meta and meta["replicate"] not in (None, ""):
+        rep = meta["replicate"]
+        ok = (type(rep) is int and rep >= 1) or (
+            isinstance(rep, str) and rep.strip().isascii() and rep.strip().isdigit()
+            and int(rep.strip()) >= 1)
+        if not ok:
+            problems.append(f"replicate {rep!r} is not a positive integer")
+    if "mode" in meta:
+        mode = meta["mode"]
+        if mode not in MODES:
+            problems.append(f"mode {mode!r} is not llm or copy")
+        elif mode == "copy" and stage != "essay":
+            problems.append(f"mode 'copy' is only valid for essays, not for a {stage}")
+    return problems

@@ -1,0 +1,137 @@
+"""Plain records shared by the loaders, the queries and the reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SEVERITIES = ("info", "warn", "error")
+SEVERITY_RANK = {"none": 0, "info": 1, "warn": 2, "error": 3}
+
+
+@dataclass(slots=True)
+class Generation:
+    """One folder under gens/<stage>/ and the facts derived from it while loading."""
+
+    stage: str
+    gen_id: str  # the folder name, which IS the ID
+    path: str  # relative to the data root, with forward slashes
+    files: tuple[str, ...] = ()
+    meta: dict[str, Any] | None = None
+    meta_status: str = "ok"  # ok | missing | invalid
+    meta_error: str = ""
+    # Derived facts (lineage.metadata.derive fills them in).
+    id_kind: str = ""  # deterministic | legacy | malformed
+    id_problem: str = ""  # why a malformed ID is malformed
+    prefix_stage: str = ""  # the stage a deterministic prefix names
+    meta_gen_id: str = ""
+    meta_stage: str = ""
+    parent_gen_id: str = ""
+    mode: str = ""
+    expected_id: str = ""  # the ID the metadata implies (k = 0), when it implies one
+    signature_error: str = ""
+    id_matches: bool | None = None  # recomputation agrees for some k in 0..4
+    required_missing: list[str] = field(default_factory=list)
+    extraneous: list[str] = field(default_factory=list)
+    invalid_values: list[str] = field(default_factory=list)
+
+    @property
+    def key(self) -> str:
+        return f"{self.stage}/{self.gen_id}"
+
+    @property
+    def metadata_path(self) -> str:
+        return f"{self.path}/metadata.json"
+
+
+@dataclass(slots=True)
+class Member:
+    """One row of a cohort's membership.csv."""
+
+    stage: str
+    gen_id: str
+    line: int
+
+
+@dataclass(slots=True)
+class Cohort:
+    cohort_id: str
+    path: str  # cohorts/<id>
+    membership_path: str = ""  # empty when the cohort has no membership.csv
+    members: list[Member] = field(default_factory=list)
+    manifest: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class Reference:
+    """An ID mentioned by a file other than a generation's own metadata."""
+
+    path: str  # the file, relative to the data root
+    gen_id: str
+    line: int | None  # 1-based; a CSV header is line 1
+    column: str  # CSV column name; "" for text lines and file names
+    stage: str = ""  # the stage the place implies, when it implies one
+    kind: str = "cell"  # cell | path | selection | file_name
+
+
+@dataclass(slots=True)
+class Selection:
+    """A curated selection file (2_tasks/selected_essays.txt or selected_drafts.txt)."""
+
+    path: str
+    stage: str  # essay | draft
+    ids: list[tuple[int, str]] = field(default_factory=list)  # (line, gen_id)
+    mode: str = ""  # the curated-mode directive, if any
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Problem:
+    """A file or folder the loader could not use, with the check it becomes."""
+
+    check: str
+    path: str
+    message: str
+    line: int | None = None
+    cohort: str = ""
+
+
+@dataclass(slots=True)
+class Store:
+    """Everything one scan of a data root found."""
+
+    root: str
+    generations: list[Generation] = field(default_factory=list)
+    cohorts: list[Cohort] = field(default_factory=list)
+    selections: list[Selection] = field(default_factory=list)
+    references: list[Reference] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)  # files that were searched for IDs
+
+
+@dataclass(slots=True)
+class Finding:
+    check: str
+    severity: str
+    message: str
+    stage: str | None = None
+    gen_id: str | None = None
+    path: str | None = None
+    line: int | None = None
+    column: str | None = None
+    cohort: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "severity": self.severity,
+            "stage": self.stage,
+            "gen_id": self.gen_id,
+            "path": self.path,
+            "line": self.line,
+            "column": self.column,
+            "cohort": self.cohort,
+            "message": self.message,
+            "details": self.details,
+        }

@@ -1,0 +1,356 @@
+"""One read-only pass over a data root: generations, cohorts, selection files and CSV references.
+
+Every file is opened at most once. Nothing here writes, and nothing is followed out of the
+data root: a symlink whose target lies outside it is reported and skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from typing import Callable, Iterator
+
+import orjson
+
+from lineage import ids
+from lineage.metadata import derive
+from lineage.model import Cohort, Generation, Member, Problem, Reference, Selection, Store
+
+MAX_METADATA_BYTES = 16 * 1024 * 1024  # a metadata.json is a few hundred bytes; larger is damage
+MAX_CSV_FIELD = 16 * 1024 * 1024
+SELECTION_FILES = {"selected_essays.txt": "essay", "selected_drafts.txt": "draft"}
+FILL_UP_FLAGS = {"skip-existing-evaluations", "fill-up", "fillup", "include-existing-evaluations",
+                 "backfill-mode"}
+MODE_ALIASES = {"regenerate": "regenerate", "reuse-drafts": "reuse-drafts",
+                "reuse_drafts": "reuse-drafts", "reuse-essays": "reuse-essays",
+                "reuse_essays": "reuse-essays", "evaluation-only": "reuse-essays",
+                "evaluations-only": "reuse-essays"}
+# `gens/<stage>/<id>` inside any path-like cell, absolute or relative, / or \ separated.
+GENS_PATH = re.compile(r"gens[/\\](draft|essay|evaluation)[/\\]([^/\\\s\"',;|]+)")
+
+Progress = Callable[[int], None]
+
+
+class StoreError(Exception):
+    """The data root itself cannot be read (not a folder, no permission)."""
+
+
+def scan(root: str, progress: Progress | None = None) -> Store:
+    """Read a data root into a Store. `progress(n)` is told every few thousand folders."""
+    root = os.path.abspath(root)
+    if not os.path.isdir(root):
+        raise StoreError(f"data root {root} is not a folder")
+    store = Store(root=os.path.realpath(root))
+    _scan_generations(store, progress)
+    _scan_cohorts(store)
+    _scan_selections(store)
+    _scan_results(store)
+    _scan_csvs(store)
+    return store
+
+
+# --- paths ----------------------------------------------------------------------------------
+
+def _inside(store: Store, path: str) -> bool:
+    real = os.path.realpath(path)
+    return real == store.root or real.startswith(store.root + os.sep)
+
+
+def _rel(store: Store, path: str) -> str:
+    return os.path.relpath(path, store.root).replace(os.sep, "/")
+
+
+def _skip(store: Store, path: str, why: str) -> None:
+    store.problems.append(Problem("store.path_skipped", _rel(store, path), why))
+
+
+def _entries(store: Store, folder: str) -> Iterator[os.DirEntry]:
+    """Entries of a folder, minus symlinks that lead out of the data root (reported)."""
+    try:
+        with os.scandir(folder) as it:
+            for entry in it:
+                if entry.is_symlink() and not _inside(store, entry.path):
+                    _skip(store, entry.path, "symlink leads outside the data root")
+                    continue
+                yield entry
+    except OSError as exc:
+        _skip(store, folder, f"cannot list folder: {exc.strerror or exc}")
+
+
+# --- generations ----------------------------------------------------------------------------
+
+def _scan_generations(store: Store, progress: Progress | None) -> None:
+    gens_dir = os.path.join(store.root, "gens")
+    if not os.path.isdir(gens_dir):
+        return
+    for entry in _entries(store, gens_dir):
+        if entry.name not in ids.STAGES and entry.is_dir():
+            _skip(store, entry.path, f"unknown stage folder {entry.name!r}")
+    done = 0
+    for stage in ids.STAGES:
+        stage_dir = os.path.join(gens_dir, stage)
+        if not os.path.isdir(stage_dir):
+            continue
+        for entry in _entries(store, stage_dir):
+            if not entry.is_dir():
+                continue  # stray files (*.tmp, .DS_Store) next to generation folders
+            gen = _read_generation(store, stage, entry)
+            derive(gen)
+            store.generations.append(gen)
+            done += 1
+            if progress and done % 2000 == 0:
+                progress(2000)
+    if progress:
+        progress(done % 2000)
+
+
+def _read_generation(store: Store, stage: str, entry: os.DirEntry) -> Generation:
+    gen = Generation(stage=stage, gen_id=entry.name, path=f"gens/{stage}/{entry.name}")
+    names = []
+    meta_entry = None
+    for f in _entries(store, entry.path):
+        names.append(f.name)
+        if f.name == "metadata.json":
+            meta_entry = f
+    gen.files = tuple(sorted(names))
+    if meta_entry is None:
+        gen.meta_status = "missing"
+        return gen
+    try:
+        with open(meta_entry.path, "rb") as fh:
+            raw = fh.read(MAX_METADATA_BYTES + 1)
+    except OSError as exc:
+        gen.meta_status, gen.meta_error = "invalid", f"cannot read: {exc.strerror or exc}"
+        return gen
+    meta, error = parse_metadata(raw)
+    if error:
+        gen.meta_status, gen.meta_error = "invalid", error
+    else:
+        gen.meta = meta
+    return gen
+
+
+def parse_metadata(raw: bytes) -> tuple[dict | None, str]:
+    """A metadata.json's object, or the reason it is not one. Never raises."""
+    if len(raw) > MAX_METADATA_BYTES:
+        return None, f"larger than {MAX_METADATA_BYTES // (1024 * 1024)} MiB"
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        if not raw.strip():
+            return None, "empty file"
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return None, f"not UTF-8 (byte {err.start})"
+        return None, f"not JSON: {exc}"
+    if not isinstance(value, dict):
+        return None, f"a JSON {_JSON_TYPE.get(type(value), 'value')}, not an object"
+    return value, ""
+
+
+_JSON_TYPE = {list: "array", str: "string", int: "number", float: "number", bool: "boolean",
+              type(None): "null"}
+
+
+# --- cohorts and selection files -------------------------------------------------------------
+
+def _scan_cohorts(store: Store) -> None:
+    cohorts_dir = os.path.join(store.root, "cohorts")
+    if not os.path.isdir(cohorts_dir):
+        return
+    for entry in sorted(_entries(store, cohorts_dir), key=lambda e: e.name):
+        if not entry.is_dir():
+            continue
+        cohort = Cohort(cohort_id=entry.name, path=_rel(store, entry.path))
+        manifest = os.path.join(entry.path, "manifest.json")
+        if os.path.isfile(manifest) and _inside(store, manifest):
+            cohort.manifest = _read_manifest(store, cohort, manifest)
+        membership = os.path.join(entry.path, "membership.csv")
+        if os.path.isfile(membership):
+            if _inside(store, membership):
+                cohort.membership_path = _rel(store, membership)
+                _read_membership(store, cohort, membership)
+            else:
+                _skip(store, membership, "symlink leads outside the data root")
+        store.cohorts.append(cohort)
+
+
+def _read_manifest(store: Store, cohort: Cohort, path: str) -> dict | None:
+    try:
+        with open(path, "rb") as fh:
+            value, error = parse_metadata(fh.read(MAX_METADATA_BYTES + 1))
+    except OSError as exc:
+        value, error = None, f"cannot read: {exc.strerror or exc}"
+    if error:
+        store.problems.append(Problem("cohort.manifest_invalid", _rel(store, path),
+                                      f"manifest.json is unusable: {error}", cohort=cohort.cohort_id))
+    return value
+
+
+def _read_membership(store: Store, cohort: Cohort, path: str) -> None:
+    rel = _rel(store, path)
+    rows = _csv_rows(store, path)
+    header = next(rows, None)
+    if header is None:
+        return
+    _, names = header
+    lowered = [n.strip().lower() for n in names]
+    if "stage" not in lowered or "gen_id" not in lowered:
+        missing = [c for c in ("stage", "gen_id") if c not in lowered]
+        store.problems.append(Problem("cohort.membership_invalid", rel,
+                                      f"membership.csv lacks column(s) {', '.join(missing)}",
+                                      line=1, cohort=cohort.cohort_id))
+        return
+    i_stage, i_id = lowered.index("stage"), lowered.index("gen_id")
+    # Wide shapes also carry parent_gen_id: a reference like any other.
+    other = [(i, names[i].strip()) for i, n in enumerate(lowered) if "gen_id" in n and i != i_id]
+    for line, row in rows:
+        if len(row) <= max(i_stage, i_id):
+            if any(c.strip() for c in row):
+                store.problems.append(Problem("cohort.membership_invalid", rel,
+                                              "row has fewer columns than the header", line=line,
+                                              cohort=cohort.cohort_id))
+            continue
+        gen_id = row[i_id].strip()
+        if not gen_id:
+            continue
+        cohort.members.append(Member(row[i_stage].strip().lower(), gen_id, line))
+        for i, col in other:
+            if i < len(row) and row[i].strip():
+                store.references.append(Reference(rel, row[i].strip(), line, col))
+    store.artifacts.append(rel)
+
+
+def _scan_selections(store: Store) -> None:
+    tasks = os.path.join(store.root, "2_tasks")
+    for name, stage in SELECTION_FILES.items():
+        path = os.path.join(tasks, name)
+        if not os.path.isfile(path):
+            continue
+        if not _inside(store, path):
+            _skip(store, path, "symlink leads outside the data root")
+            continue
+        text = _read_text(store, path)
+        if text is None:
+            continue
+        selection = Selection(path=_rel(store, path), stage=stage)
+        for line_no, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line:
+                continue
+            if line.startswith("#"):
+                _read_directive(selection, line)
+                continue
+            selection.ids.append((line_no, line))
+            store.references.append(Reference(selection.path, line, line_no, "", stage, "selection"))
+        store.selections.append(selection)
+        store.artifacts.append(selection.path)
+
+
+def _read_directive(selection: Selection, line: str) -> None:
+    """`# mode: reuse-essays` and fill-up flags, as curated files had them in Sept 2025."""
+    body = line.lstrip("#").strip().lower()
+    if body.startswith("mode:"):
+        value = body[5:].strip()
+        selection.mode = MODE_ALIASES.get(value, value)
+    elif body in FILL_UP_FLAGS:
+        selection.flags.append(body)
+
+
+def _scan_results(store: Store) -> None:
+    """`results/<essay_gen_id>.txt`: hand-curated copies of top essays, named by ID."""
+    results = os.path.join(store.root, "results")
+    if not os.path.isdir(results):
+        return
+    for entry in _entries(store, results):
+        if entry.is_file() and entry.name.endswith(".txt"):
+            rel = _rel(store, entry.path)
+            store.references.append(Reference(rel, entry.name[:-4], None, "", "essay", "file_name"))
+            store.artifacts.append(rel)
+
+
+# --- CSV references --------------------------------------------------------------------------
+
+def _read_text(store: Store, path: str) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read().decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        _skip(store, path, f"not UTF-8 (byte {exc.start})")
+    except OSError as exc:
+        _skip(store, path, f"cannot read: {exc.strerror or exc}")
+    return None
+
+
+def _csv_rows(store: Store, path: str) -> Iterator[tuple[int, list[str]]]:
+    """(first line of the row, cells) for every row, header first; problems become findings."""
+    csv.field_size_limit(MAX_CSV_FIELD)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            line = 1
+            for row in reader:
+                yield line, row
+                line = reader.line_num + 1
+    except UnicodeDecodeError as exc:
+        _skip(store, path, f"not UTF-8 (byte {exc.start})")
+    except csv.Error as exc:
+        _skip(store, path, f"not a readable CSV: {exc}")
+    except OSError as exc:
+        _skip(store, path, f"cannot read: {exc.strerror or exc}")
+
+
+def _walk_csvs(store: Store) -> Iterator[str]:
+    """Every *.csv under the root outside gens/, without following links out of the root."""
+    stack = [store.root]
+    while stack:
+        folder = stack.pop()
+        for entry in _entries(store, folder):
+            if entry.is_dir():
+                if folder == store.root and entry.name == "gens":
+                    continue
+                if entry.is_symlink():
+                    continue  # inside the root: its target is walked on its own
+                stack.append(entry.path)
+            elif entry.name.lower().endswith(".csv") and entry.name != "membership.csv":
+                yield entry.path
+
+
+def _scan_csvs(store: Store) -> None:
+    for path in sorted(_walk_csvs(store)):
+        rel = _rel(store, path)
+        rows = _csv_rows(store, path)
+        header = next(rows, None)
+        if header is None:
+            continue
+        names = [n.strip() for n in header[1]]
+        id_cols = {i: (n, _stage_of_column(n)) for i, n in enumerate(names) if "gen_id" in n.lower()}
+        i_stage = names.index("stage") if "stage" in names else None
+        refs = store.references
+        for line, row in rows:
+            for i, cell in enumerate(row):
+                if not cell:
+                    continue
+                col = id_cols.get(i)
+                if col is not None:
+                    value = cell.strip()
+                    if value:
+                        stage = col[1]
+                        if not stage and col[0] == "gen_id" and i_stage is not None and i_stage < len(row):
+                            stage = row[i_stage].strip().lower()
+                        refs.append(Reference(rel, value, line, col[0], stage))
+                elif "gens" in cell:
+                    for m in GENS_PATH.finditer(cell):
+                        refs.append(Reference(rel, m.group(2), line,
+                                              names[i] if i < len(names) else "", m.group(1), "path"))
+        store.artifacts.append(rel)
+
+
+def _stage_of_column(name: str) -> str:
+    lowered = name.lower()
+    for stage in ids.STAGES:
+        if lowered.startswith(stage + "_"):
+            return stage
+    return ""

@@ -1,0 +1,167 @@
+"""The check catalog: stable check IDs, default severities, their queries, and how a row reads.
+
+Each check names a Cypher file in this folder and the networkx function that returns the same
+rows. `describe` turns one row into a Finding; it is shared, so both backends word findings
+identically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from lineage.metadata import EFFECT
+from lineage.model import Finding
+from lineage.queries import networkx_queries as nxq
+
+QUERY_DIR = Path(__file__).parent
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    severity: str
+    summary: str
+    find: Callable  # networkx twin of the Cypher file: graph -> rows
+    describe: Callable[[Row], tuple[str, dict]]  # row -> (message, details)
+    on_metadata: bool = False  # the place to fix is the generation's metadata.json
+
+    @property
+    def cypher_file(self) -> Path:
+        return QUERY_DIR / f"{self.id.replace('.', '_')}.cypher"
+
+    def finding(self, row: Row, severity: str) -> Finding:
+        message, details = self.describe(row)
+        path = row.get("path")
+        if self.on_metadata and path:
+            path = f"{path}/metadata.json"
+        return Finding(check=self.id, severity=severity, message=message, stage=row.get("stage"),
+                       gen_id=row.get("gen_id"), path=path, line=row.get("line"),
+                       column=row.get("column") or None, cohort=row.get("cohort") or None,
+                       details=details)
+
+
+def _rebuild(row: Row) -> tuple[str, dict]:
+    stage = row["stage"]
+    details = {"expected_id": row["expected_id"] or None, "effect": EFFECT[stage],
+               "descendants": row["descendants"]}
+    what = {"draft": "the draft and", "essay": "the essay and", "evaluation": "the evaluation"}[stage]
+    tail = f" {row['descendants']} descendant(s)" if stage != "evaluation" else ""
+    return what + tail, details
+
+
+def _legacy(row: Row) -> tuple[str, dict]:
+    effect, details = _rebuild(row)
+    if row["expected_id"]:
+        return f"legacy ID; its metadata implies {row['expected_id']}; a rebuild regenerates {effect}", details
+    return "legacy ID; its metadata implies no deterministic ID", details
+
+
+def _mismatch(row: Row) -> tuple[str, dict]:
+    effect, details = _rebuild(row)
+    return (f"stored ID differs from {row['expected_id']}, the ID its metadata implies; "
+            f"a rebuild regenerates {effect}"), details
+
+
+CHECKS: list[Check] = [
+    Check("store.metadata_missing", "error", "a generation folder has no metadata.json",
+          nxq.metadata_missing,
+          lambda r: ("no metadata.json in the generation folder", {"files": list(r["files"])})),
+    Check("store.metadata_invalid", "error", "metadata.json is not UTF-8, not JSON, or not an object",
+          nxq.metadata_invalid,
+          lambda r: (f"metadata.json is unusable: {r['error']}", {"error": r["error"]}), on_metadata=True),
+    Check("store.path_skipped", "warn", "a file or folder under the data root could not be read",
+          nxq.problems("store.path_skipped"),
+          lambda r: (f"skipped: {r['error']}", {"error": r["error"]})),
+    Check("id.dir_mismatch", "error", "metadata gen_id missing or different from the folder name",
+          nxq.dir_mismatch,
+          lambda r: ((f"metadata gen_id {r['meta_gen_id']!r} differs from the folder name"
+                      if r["meta_gen_id"] else "metadata has no gen_id"),
+                     {"metadata_gen_id": r["meta_gen_id"] or None}), on_metadata=True),
+    Check("id.stage_mismatch", "error", "metadata stage or ID prefix names another stage",
+          nxq.stage_mismatch,
+          lambda r: ((f"metadata stage is {r['other_stage']!r}" if r["source"] == "metadata"
+                      else f"ID prefix belongs to the {r['other_stage']} stage")
+                     + f", but the folder is under gens/{r['stage']}/",
+                     {"source": r["source"], "other_stage": r["other_stage"]})),
+    Check("id.malformed", "error", "the folder name is neither a deterministic nor a legacy ID",
+          nxq.malformed,
+          lambda r: (f"malformed ID: {r['problem']}", {"problem": r["problem"]})),
+    Check("id.legacy", "info", "legacy ID (before deterministic IDs)", nxq.legacy, _legacy),
+    Check("id.signature_mismatch", "warn", "deterministic-format ID that its metadata does not reproduce",
+          nxq.signature_mismatch, _mismatch),
+    Check("id.signature_incomplete", "warn", "signature inputs missing or invalid: no ID can be recomputed",
+          nxq.signature_incomplete,
+          lambda r: (f"cannot recompute the ID: {r['error']}", {"error": r["error"]}), on_metadata=True),
+    Check("meta.required_missing", "error", "a required field of the stage is absent or empty",
+          nxq.required_missing,
+          lambda r: (f"required field {r['field']} is missing or empty", {"field": r["field"]}),
+          on_metadata=True),
+    Check("meta.extraneous_field", "warn", "a field that does not belong to the stage, or a legacy name",
+          nxq.extraneous_field,
+          lambda r: (f"extraneous field {r['field']}", {"field": r["field"].split(":")[0]}),
+          on_metadata=True),
+    Check("meta.invalid_value", "error", "replicate or mode has a value the pipeline does not accept",
+          nxq.invalid_value,
+          lambda r: (r["problem"], {"problem": r["problem"]}), on_metadata=True),
+    Check("chain.parent_id_missing", "error", "an essay or evaluation without parent_gen_id",
+          nxq.parent_id_missing,
+          lambda r: ("no parent_gen_id", {}), on_metadata=True),
+    Check("chain.parent_missing", "error", "parent_gen_id names no generation in any stage",
+          nxq.parent_missing,
+          lambda r: (f"parent {r['parent_gen_id']} does not exist", {"parent_gen_id": r["parent_gen_id"]}),
+          on_metadata=True),
+    Check("chain.parent_wrong_stage", "error", "the parent exists, but in another stage",
+          nxq.parent_wrong_stage,
+          lambda r: (f"parent {r['parent_gen_id']} is a {r['parent_stage']}, expected a {r['expected_stage']}",
+                     {"parent_gen_id": r["parent_gen_id"], "parent_stage": r["parent_stage"],
+                      "expected_stage": r["expected_stage"]}), on_metadata=True),
+    Check("chain.parent_unreadable", "warn", "the parent's metadata is missing or invalid",
+          nxq.parent_unreadable,
+          lambda r: (f"parent {r['parent_gen_id']} has {r['parent_status']} metadata",
+                     {"parent_gen_id": r["parent_gen_id"], "parent_metadata": r["parent_status"]}),
+          on_metadata=True),
+    Check("chain.ancestor_broken", "warn", "a generation further up the chain is missing, unreadable or misplaced",
+          nxq.ancestor_broken,
+          lambda r: (f"ancestor {r['ancestor_stage']} {r['ancestor_gen_id']}: {r['problem'].replace('_', ' ')}",
+                     {"parent_gen_id": r["parent_gen_id"], "ancestor_gen_id": r["ancestor_gen_id"],
+                      "ancestor_stage": r["ancestor_stage"], "problem": r["problem"]}), on_metadata=True),
+    Check("chain.draft_has_parent", "warn", "a draft with a non-empty parent_gen_id",
+          nxq.draft_has_parent,
+          lambda r: (f"draft has parent_gen_id {r['parent_gen_id']}", {"parent_gen_id": r["parent_gen_id"]}),
+          on_metadata=True),
+    Check("cohort.member_missing", "error", "a membership row names a generation that does not exist in that stage",
+          nxq.member_missing,
+          lambda r: (f"member {r['stage']} {r['gen_id']} does not exist", {})),
+    Check("cohort.membership_invalid", "error", "membership.csv lacks stage/gen_id columns or a row is short",
+          nxq.problems("cohort.membership_invalid"),
+          lambda r: (r["error"], {})),
+    Check("cohort.manifest_invalid", "warn", "a cohort's manifest.json is unusable",
+          nxq.problems("cohort.manifest_invalid"),
+          lambda r: (r["error"], {})),
+    Check("cohort.unreachable", "info", "a generation listed in no cohort's membership",
+          nxq.unreachable,
+          lambda r: ("in no cohort's membership", {})),
+    Check("ref.dangling", "warn", "an ID in a CSV cell, path, selection line or results file that matches no generation",
+          nxq.dangling,
+          lambda r: (f"{r['gen_id']} matches no generation", {"kind": r["kind"]})),
+]
+
+BY_ID = {c.id: c for c in CHECKS}
+
+
+def select(patterns: list[str] | None) -> list[Check]:
+    """Checks named exactly, or by a family prefix such as `chain` or `chain.`."""
+    if not patterns:
+        return list(CHECKS)
+    chosen = []
+    for check in CHECKS:
+        if any(check.id == p or check.id.startswith(p.rstrip(".") + ".") for p in patterns):
+            chosen.append(check)
+    return chosen
+
+
+def unknown(patterns: list[str]) -> list[str]:
+    return [p for p in patterns if not select([p])]

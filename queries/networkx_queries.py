@@ -1,0 +1,235 @@
+"""The networkx twin of every canned query: each function returns the rows its .cypher file does.
+
+Rows are plain dicts with the columns the Cypher text RETURNs, so the two backends can be
+compared row for row. Turning rows into findings happens in queries.catalog, once for both.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+import networkx as nx
+
+Row = dict[str, Any]
+
+
+# --- graph helpers ---------------------------------------------------------------------------
+
+def generations(g: nx.DiGraph) -> list[dict]:
+    cached = g.graph.get("_generations")
+    if cached is None:
+        cached = g.graph["_generations"] = [d for _, d in g.nodes(data=True) if "Generation" in d["labels"]]
+    return cached
+
+
+def _edges(g: nx.DiGraph, rel_type: str) -> Iterator[tuple[str, str, dict]]:
+    for u, v, d in g.edges(data=True):
+        if d["type"] == rel_type:
+            yield u, v, d
+
+
+def children_index(g: nx.DiGraph) -> dict[str, list[str]]:
+    """parent key -> child keys along DERIVED_FROM."""
+    cached = g.graph.get("_children")
+    if cached is None:
+        cached = g.graph["_children"] = {}
+        for u, v, _ in _edges(g, "DERIVED_FROM"):
+            cached.setdefault(v, []).append(u)
+    return cached
+
+
+def descendants(g: nx.DiGraph, key: str) -> set[str]:
+    """Every generation that derives from `key`, directly or further down (cycle-safe)."""
+    children = children_index(g)
+    seen: set[str] = set()
+    stack = list(children.get(key, ()))
+    while stack:
+        k = stack.pop()
+        if k not in seen and k != key:
+            seen.add(k)
+            stack.extend(children.get(k, ()))
+    return seen
+
+
+def parent_of(g: nx.DiGraph, key: str) -> tuple[str, dict] | None:
+    for v, d in g._succ[key].items():
+        if d["type"] == "DERIVED_FROM":
+            return v, g.nodes[v]
+    return None
+
+
+def _gen_row(n: dict, **extra: Any) -> Row:
+    return {"stage": n["stage"], "gen_id": n["gen_id"], "path": n["path"], **extra}
+
+
+def _readable(g: nx.DiGraph) -> Iterator[dict]:
+    return (n for n in generations(g) if n["meta_status"] == "ok")
+
+
+# --- store -----------------------------------------------------------------------------------
+
+def metadata_missing(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(n, files=n["files"]) for n in generations(g) if n["meta_status"] == "missing"]
+
+
+def metadata_invalid(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(n, error=n["meta_error"]) for n in generations(g) if n["meta_status"] == "invalid"]
+
+
+def problems(check: str):
+    """Files the loader could not use, recorded as Problem nodes under the given check."""
+    def find(g: nx.DiGraph) -> list[Row]:
+        return [{"path": d["path"], "line": d["line"], "cohort": d["cohort"], "error": d["message"]}
+                for _, d in g.nodes(data=True) if "Problem" in d["labels"] and d["check"] == check]
+    find.__name__ = f"problems_{check.replace('.', '_')}"
+    return find
+
+
+# --- IDs -------------------------------------------------------------------------------------
+
+def dir_mismatch(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(n, meta_gen_id=n["meta_gen_id"]) for n in _readable(g) if n["meta_gen_id"] != n["gen_id"]]
+
+
+def stage_mismatch(g: nx.DiGraph) -> list[Row]:
+    rows = []
+    for n in generations(g):
+        if n["meta_status"] == "ok" and n["meta_stage"] and n["meta_stage"] != n["stage"]:
+            rows.append(_gen_row(n, source="metadata", other_stage=n["meta_stage"]))
+        if n["prefix_stage"] and n["prefix_stage"] != n["stage"]:
+            rows.append(_gen_row(n, source="prefix", other_stage=n["prefix_stage"]))
+    return rows
+
+
+def malformed(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(n, problem=n["id_problem"]) for n in generations(g) if n["id_kind"] == "malformed"]
+
+
+def legacy(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(n, expected_id=n["expected_id"], descendants=len(descendants(g, n["key"])))
+            for n in generations(g) if n["id_kind"] == "legacy"]
+
+
+def signature_mismatch(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(n, expected_id=n["expected_id"], descendants=len(descendants(g, n["key"])))
+            for n in generations(g) if n["id_matches"] is False]
+
+
+def signature_incomplete(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(n, error=n["signature_error"]) for n in _readable(g) if n["signature_error"]]
+
+
+# --- metadata --------------------------------------------------------------------------------
+
+def required_missing(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(n, field=f) for n in _readable(g) for f in n["required_missing"]]
+
+
+def extraneous_field(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(n, field=f) for n in _readable(g) for f in n["extraneous"]]
+
+
+def invalid_value(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(n, problem=p) for n in _readable(g) for p in n["invalid_values"]]
+
+
+# --- parent chains ---------------------------------------------------------------------------
+
+def parent_id_missing(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(n) for n in _readable(g) if n["stage"] != "draft" and not n["parent_gen_id"]]
+
+
+def _parent_rows(g: nx.DiGraph) -> Iterator[tuple[dict, dict, str]]:
+    """(child, parent node, expected stage) for every DERIVED_FROM edge."""
+    nodes = g.nodes
+    for u, v, d in _edges(g, "DERIVED_FROM"):
+        yield nodes[u], nodes[v], d["places"][0]["expected_stage"]
+
+
+def parent_missing(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(c, parent_gen_id=p["gen_id"]) for c, p, _ in _parent_rows(g) if "Missing" in p["labels"]]
+
+
+def parent_wrong_stage(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(c, parent_gen_id=p["gen_id"], parent_stage=p["stage"], expected_stage=exp)
+            for c, p, exp in _parent_rows(g) if "Generation" in p["labels"] and p["stage"] != exp]
+
+
+def parent_unreadable(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(c, parent_gen_id=p["gen_id"], parent_status=p["meta_status"])
+            for c, p, exp in _parent_rows(g)
+            if "Generation" in p["labels"] and p["stage"] == exp and p["meta_status"] != "ok"]
+
+
+def _link_problem(g: nx.DiGraph, n: dict) -> tuple[str, dict | None]:
+    """What is wrong with the link from generation n to its parent ('' if nothing)."""
+    if n["stage"] == "draft":
+        return "", None
+    if n["meta_status"] != "ok":
+        return "", None  # reported on n itself
+    if not n["parent_gen_id"]:
+        return "parent_id_missing", None
+    _, p = parent_of(g, n["key"])
+    if "Missing" in p["labels"]:
+        return "parent_missing", p
+    if p["stage"] != ("draft" if n["stage"] == "essay" else "essay"):
+        return "parent_wrong_stage", p
+    if p["meta_status"] != "ok":
+        return "parent_unreadable", p
+    return "", p
+
+
+def ancestor_broken(g: nx.DiGraph) -> list[Row]:
+    """The parent link is fine, but a link further up is not: report the first broken one."""
+    rows = []
+    for n in _readable(g):
+        problem, p = _link_problem(g, n)
+        if problem or p is None:
+            continue
+        seen = {n["key"]}
+        while p is not None and p["key"] not in seen:
+            seen.add(p["key"])
+            problem, up = _link_problem(g, p)
+            if problem:
+                rows.append(_gen_row(n, parent_gen_id=n["parent_gen_id"], ancestor_gen_id=p["gen_id"],
+                                     ancestor_stage=p["stage"], problem=problem))
+                break
+            p = up
+    return rows
+
+
+def draft_has_parent(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(n, parent_gen_id=n["parent_gen_id"]) for n in _readable(g)
+            if n["stage"] == "draft" and n["parent_gen_id"]]
+
+
+# --- cohorts and references ------------------------------------------------------------------
+
+def member_missing(g: nx.DiGraph) -> list[Row]:
+    nodes = g.nodes
+    rows = []
+    for u, v, d in _edges(g, "INCLUDES"):
+        if "Missing" in nodes[v]["labels"]:
+            cohort = nodes[u]["cohort_id"]
+            rows.extend({"stage": pl["stage"], "gen_id": nodes[v]["gen_id"], "path": pl["path"],
+                         "line": pl["line"], "cohort": cohort} for pl in d["places"])
+    return rows
+
+
+def unreachable(g: nx.DiGraph) -> list[Row]:
+    pred = g._pred
+    nodes = g.nodes
+    return [_gen_row(n) for n in generations(g)
+            if not any(nodes[u]["labels"] == ("Cohort",) for u in pred[n["key"]])]
+
+
+def dangling(g: nx.DiGraph) -> list[Row]:
+    nodes = g.nodes
+    rows = []
+    for u, v, d in _edges(g, "REFERENCES"):
+        if "Missing" in nodes[v]["labels"]:
+            path = nodes[u]["path"]
+            rows.extend({"stage": pl["stage"], "gen_id": nodes[v]["gen_id"], "path": path,
+                         "line": pl["line"], "column": pl["column"], "kind": pl["kind"]}
+                        for pl in d["places"])
+    return rows
