@@ -1,0 +1,441 @@
+"""The `lineage` command line: a thin typer layer over the library. Only this module imports typer.
+
+Data goes to stdout (or --output); progress, logs and the closing verdict line go to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Callable, Iterator, Optional
+
+import typer
+from rich.console import Console
+
+from lineage import __version__, ids
+from lineage.audit import Report, audit as run_audit, exit_code_for
+from lineage.model import SEVERITIES, Store
+from lineage.output import emit_rows, destination, to_json, rows_to_markdown, console_for, rows_to_table
+from lineage.status import ExitStatus, LineageError, UsageError
+
+err = Console(stderr=True, highlight=False)
+
+app = typer.Typer(
+    help="Lineage analyzer for the DayDreaming generation store (data/gens/<stage>/<gen_id>/).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    md = "md"
+    csv = "csv"
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warn = "warn"
+    info = "info"
+    never = "never"
+
+
+class BackendName(str, Enum):
+    networkx = "networkx"
+
+
+# The shared output options, declared once (as sqlite-utils' output_options does).
+DataRoot = Annotated[Path, typer.Argument(help="The data root (holds gens/, cohorts/, ...).",
+                                          envvar="DAYDREAMING_DATA_ROOT", show_default=False)]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o",
+                                                   help="Write the data to this file instead of stdout.")]
+FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")]
+NoProgressOpt = Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")]
+
+
+def command(fn: Callable) -> Callable:
+    """Turn library errors into one-line messages and exit codes; tracebacks only with LINEAGE_DEBUG=1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except LineageError as exc:
+            _fail(str(exc), exc.status)
+        except KeyboardInterrupt:
+            _fail("interrupted", ExitStatus.INTERRUPTED)
+        except OSError as exc:
+            _fail(f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}", ExitStatus.ERROR)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+            if os.environ.get("LINEAGE_DEBUG"):
+                raise
+            _fail(f"internal error: {type(exc).__name__}: {exc} (set LINEAGE_DEBUG=1 for the traceback)",
+                  ExitStatus.ERROR)
+
+    return wrapper
+
+
+def _fail(message: str, status: ExitStatus):
+    err.print(f"lineage: error: {message}", markup=False)
+    raise typer.Exit(int(status))
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int], None] | None]:
+    """A counter on stderr while folders are scanned; silent when stderr is not a terminal."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("scanning generations"), BarColumn(),
+                  TextColumn("{task.completed:,} folders"), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task("scan", total=None)
+        yield lambda n: bar.advance(task, n)
+
+
+def _check_output_place(root: Path, *outputs: Optional[Path]) -> None:
+    """Read-only commands never write under the data root, not even when asked to."""
+    real_root = os.path.realpath(root)
+    for out in outputs:
+        if out is None or str(out) == "-":
+            continue
+        real = os.path.realpath(out)
+        if real == real_root or real.startswith(real_root + os.sep):
+            raise UsageError(f"{out} is inside the data root; read-only commands never write there")
+
+
+def _load(root: Path, no_progress: bool) -> tuple[Store, float]:
+    from lineage.loaders.store import StoreError, scan
+
+    start = time.perf_counter()
+    try:
+        with _progress(not no_progress) as progress:
+            store = scan(str(root), progress)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    if not store.generations:
+        raise UsageError(f"no generations found under {root}/gens/ (is this a data root?)")
+    return store, time.perf_counter() - start
+
+
+def _backend(store: Store, name: BackendName):
+    from lineage.loaders.networkx_graph import NetworkxBackend
+
+    return NetworkxBackend.from_store(store)
+
+
+def _verdict(report: Report, fail_on: FailOn, seconds: float) -> int:
+    by_sev = {s: 0 for s in SEVERITIES}
+    for f in report.findings:
+        by_sev[f.severity] += 1
+    total = sum(report.statistics["generations"].values())
+    code = exit_code_for(report, fail_on.value)
+    word = "FAIL" if code else "OK"
+    err.print(f"lineage: {word}: {total:,} generations, {by_sev['error']:,} errors, {by_sev['warn']:,} warnings, "
+              f"{by_sev['info']:,} info ({seconds:.1f}s, fail-on {fail_on.value})", markup=False)
+    return code
+
+
+def _parse_severity(pairs: list[str]) -> dict[str, str]:
+    from lineage.queries.catalog import BY_ID
+
+    out = {}
+    for pair in pairs:
+        check, sep, level = pair.partition("=")
+        if not sep or check not in BY_ID or level not in SEVERITIES:
+            raise UsageError(f"--severity {pair!r}: expected CHECK=LEVEL with a catalog check and "
+                             f"LEVEL in {', '.join(SEVERITIES)}")
+        out[check] = level
+    return out
+
+
+# --- audit -----------------------------------------------------------------------------------
+
+FINDING_COLUMNS = ["check", "severity", "stage", "gen_id", "path", "line", "column", "cohort", "message", "details"]
+
+
+@app.command()
+@command
+def audit(
+    data_root: DataRoot,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    fail_on: FailOnOpt = FailOn.error,
+    check: Annotated[Optional[list[str]], typer.Option("--check", help="Run only this check or family (repeatable), e.g. chain or id.legacy.")] = None,
+    stage: Annotated[Optional[list[str]], typer.Option("--stage", help="Report findings of this stage only (repeatable).")] = None,
+    severity: Annotated[Optional[list[str]], typer.Option("--severity", help="Override a check's severity: CHECK=LEVEL (repeatable).")] = None,
+    backend: Annotated[BackendName, typer.Option("--backend", help="Graph backend.")] = BackendName.networkx,
+    no_progress: NoProgressOpt = False,
+):
+    """Run every check of the catalog and report the findings.
+
+    Example: lineage audit data/ --format json --output audit.json --fail-on warn
+    """
+    from lineage.queries import catalog
+
+    if check and catalog.unknown(check):
+        raise UsageError(f"unknown check(s): {', '.join(catalog.unknown(check))} (see README for the catalog)")
+    bad_stage = [s for s in stage or [] if s not in ids.STAGES]
+    if bad_stage:
+        raise UsageError(f"unknown stage(s): {', '.join(bad_stage)}; expected {', '.join(ids.STAGES)}")
+    overrides = _parse_severity(severity or [])
+    _check_output_place(data_root, output)
+    store, _ = _load(data_root, no_progress)
+    start = time.perf_counter()
+    report = run_audit(_backend(store, backend), str(data_root), catalog.select(check), overrides, stage)
+    write_report(report, format.value, output)
+    raise typer.Exit(_verdict(report, fail_on, time.perf_counter() - start))
+
+
+def write_report(report: Report, fmt: str, output: Optional[Path]) -> None:
+    rows = [f.as_dict() for f in report.findings]
+    if fmt == "json":
+        with destination(output) as out:
+            out.write(to_json(report.as_dict()))
+    elif fmt == "csv":
+        emit_rows(rows, FINDING_COLUMNS, "csv", output)
+    elif fmt == "md":
+        with destination(output) as out:
+            out.write(report_markdown(report))
+    else:
+        with destination(output) as out:
+            console = console_for(out)
+            console.print(rows_to_table(_summary_rows(report), ["check", "findings"], "Findings by check"))
+            if rows:
+                console.print(rows_to_table(rows, FINDING_COLUMNS[:-1], "Findings"))
+
+
+def _summary_rows(report: Report) -> list[dict]:
+    return [{"check": c, "findings": n} for c, n in report.statistics["findings_by_check"].items() if n]
+
+
+def report_markdown(report: Report) -> str:
+    s = report.statistics
+    parts = [f"# lineage audit of `{report.data_root}`\n",
+             f"Backend {report.backend}; highest severity: **{s['max_severity']}**.\n",
+             "## Generations\n",
+             rows_to_markdown([{"stage": k, "folders": v} for k, v in s["generations"].items()], ["stage", "folders"]),
+             "\n## ID classes\n",
+             rows_to_markdown([{"class": k, "ids": v} for k, v in s["id_classes"].items()], ["class", "ids"]),
+             "\n## Findings by check\n",
+             rows_to_markdown(_summary_rows(report), ["check", "findings"]),
+             "\n## Findings\n",
+             rows_to_markdown([f.as_dict() for f in report.findings], FINDING_COLUMNS[:-1])]
+    return "".join(parts)
+
+
+# --- inventory -------------------------------------------------------------------------------
+
+@app.command()
+@command
+def inventory(
+    data_root: DataRoot,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="Also write gen_id_inventory_<date>.json into this folder.")] = None,
+    no_progress: NoProgressOpt = False,
+):
+    """Count generations by stage, ID class and ID length, and list the legacy IDs.
+
+    Shows where the old length rule ("under 18 characters is legacy") disagrees with the
+    classification by shape, with the expected share of short deterministic IDs.
+
+    Example: lineage inventory data/ --output-dir reports/
+    """
+    from lineage.inventory import default_filename, inventory as build, length_rows, verdict
+
+    _check_output_place(data_root, output, output_dir)
+    store, seconds = _load(data_root, no_progress)
+    inv = build(store)
+    rows = length_rows(inv)
+    columns = ["stage", "length", "length_rule", "deterministic", "legacy", "malformed"]
+    if format == Format.table or format == Format.md:
+        with destination(output) as out:
+            if format == Format.md:
+                out.write("# Generation inventory\n\n" + rows_to_markdown(rows, columns) + "\n" + verdict(inv) + "\n")
+            else:
+                console = console_for(out)
+                console.print(rows_to_table([{"stage": k, "generations": v, **inv["id_classes"][k]}
+                                             for k, v in inv["generations"].items()],
+                                            ["stage", "generations", "deterministic", "legacy", "malformed"],
+                                            "Generations by stage and ID class"))
+                console.print(rows_to_table(rows, columns, "ID lengths: length rule vs shape"))
+                console.print(verdict(inv), markup=False)
+    else:
+        emit_rows(rows, columns, format.value, output, document=inv)
+    if output_dir:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        target = output_dir / default_filename()
+        with destination(target) as out:
+            out.write(to_json(inv))
+        err.print(f"lineage: wrote {target}", markup=False)
+    total = sum(inv["generations"].values())
+    legacy = inv["length_heuristic"]["shape_legacy"]
+    err.print(f"lineage: OK: {total:,} generations, {legacy:,} legacy IDs by shape ({seconds:.1f}s)", markup=False)
+
+
+# --- orphans ---------------------------------------------------------------------------------
+
+ORPHAN_CHECKS = ["chain", "cohort.member_missing", "ref.dangling"]
+ORPHAN_COLUMNS = ["check", "severity", "stage", "gen_id", "references", "path", "line", "column", "cohort", "message"]
+
+
+@app.command()
+@command
+def orphans(
+    data_root: DataRoot,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    csv_file: Annotated[Optional[Path], typer.Option("--csv", help="Write the rows as CSV to this file (same as --format csv --output FILE).")] = None,
+    fail_on: FailOnOpt = FailOn.error,
+    no_progress: NoProgressOpt = False,
+):
+    """List every broken reference: parent chains, cohort members, dangling IDs in files.
+
+    One row per broken reference, with the file, line and column (or metadata field) to fix.
+
+    Example: lineage orphans data/ --csv orphans.csv
+    """
+    from lineage.queries import catalog
+
+    if csv_file:
+        format, output = Format.csv, csv_file
+    _check_output_place(data_root, output)
+    store, _ = _load(data_root, no_progress)
+    start = time.perf_counter()
+    report = run_audit(_backend(store, BackendName.networkx), str(data_root), catalog.select(ORPHAN_CHECKS))
+    rows = [orphan_row(f.as_dict()) for f in report.findings]
+    emit_rows(rows, ORPHAN_COLUMNS, format.value, output, title="Broken references")
+    raise typer.Exit(_verdict(report, fail_on, time.perf_counter() - start))
+
+
+def orphan_row(f: dict) -> dict:
+    """Name the referenced ID and, for metadata, the field that holds it."""
+    details = f["details"]
+    row = dict(f)
+    row["references"] = details.get("parent_gen_id") or (f["gen_id"] if f["check"] != "chain.parent_id_missing" else "")
+    if f["path"] and f["path"].endswith("metadata.json") and not f["column"]:
+        row["column"] = "parent_gen_id"
+    return row
+
+
+# --- show ------------------------------------------------------------------------------------
+
+@app.command()
+@command
+def show(
+    data_root: DataRoot,
+    gen_id: Annotated[str, typer.Argument(help="The generation to show.")],
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    no_progress: NoProgressOpt = False,
+):
+    """Show the ancestry and descendants of one generation as a tree, with each node's problems.
+
+    Example: lineage show data/ e_sq5klak2lljyyom
+    """
+    from lineage.lineage_tree import lineage_of, render_tree, tree_rows
+
+    _check_output_place(data_root, output)
+    store, _ = _load(data_root, no_progress)
+    backend = _backend(store, BackendName.networkx)
+    report = run_audit(backend, str(data_root))
+    views = lineage_of(backend.graph, gen_id, report.findings)
+    if not views:
+        raise UsageError(f"{gen_id} is neither a generation nor referenced anywhere under {data_root}")
+    if format == Format.json:
+        with destination(output) as out:
+            out.write(to_json(views))
+    elif format == Format.table:
+        with destination(output) as out:
+            for view in views:
+                console_for(out).print(render_tree(view))
+    else:
+        emit_rows(tree_rows(views), ["depth", "relation", "stage", "gen_id", "problems"], format.value, output)
+
+
+# --- demo and generate -----------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "data"
+
+
+@app.command()
+@command
+def demo(
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    data_root: Annotated[Optional[Path], typer.Option("--data-root", help="Audit this root instead of the bundled example.")] = None,
+):
+    """Audit the small example store that ships with lineage (it has known problems).
+
+    Example: lineage demo --format md
+    """
+    root = data_root or EXAMPLES
+    if not (root / "gens").is_dir():
+        raise UsageError(f"no example store at {root}; run from a checkout or pass --data-root")
+    err.print(f"lineage: auditing the example store at {root}", markup=False)
+    audit(root, format=format, output=output, fail_on=FailOn.never, check=None, stage=None, severity=None,
+          backend=BackendName.networkx, no_progress=True)
+
+
+@app.command()
+@command
+def generate(
+    target: Annotated[Path, typer.Argument(help="An empty or new folder to write the store into.")],
+    generations: Annotated[int, typer.Option("--generations", "-n", min=1, help="How many generations.")] = 1000,
+    problems: Annotated[Optional[list[str]], typer.Option("--problem", help="Plant this check's problem (repeatable), or 'all'.")] = None,
+    legacy_fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of draft lineages with legacy IDs.")] = 0.0,
+    mismatch_fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of generations whose ID its metadata no longer implies.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same tree.")] = 0,
+    text_files: Annotated[bool, typer.Option(help="Write prompt/raw/parsed text files too.")] = True,
+):
+    """Write a realistic synthetic data root, optionally with planted problems.
+
+    Example: lineage generate /tmp/store -n 5000 --problem all --legacy-fraction 0.2
+    """
+    from lineage.loaders import synthetic
+
+    if target.exists() and any(target.iterdir()):
+        raise UsageError(f"{target} is not empty")
+    chosen = synthetic.ALL_PROBLEMS if problems == ["all"] else tuple(problems or ())
+    unknown = [p for p in chosen if p not in synthetic.ALL_PROBLEMS]
+    if unknown:
+        raise UsageError(f"cannot plant {', '.join(unknown)}; choose from {', '.join(synthetic.ALL_PROBLEMS)}")
+    start = time.perf_counter()
+    made = synthetic.generate(str(target), generations, seed=seed, problems=chosen,
+                              legacy_fraction=legacy_fraction, mismatch_fraction=mismatch_fraction,
+                              text_files=text_files)
+    err.print(f"lineage: wrote {sum(made.counts.values()):,} generations ({made.counts}) and "
+              f"{len(made.expected)} planted problems to {target} in {time.perf_counter() - start:.1f}s",
+              markup=False)
+
+
+def version_callback(value: bool):
+    if value:
+        typer.echo(f"lineage {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+):
+    """Lineage analyzer for the DayDreaming generation store."""
+
+
+def main() -> None:
+    app()

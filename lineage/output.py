@@ -1,0 +1,111 @@
+"""Writing rows and documents as table, JSON, Markdown or CSV: data to stdout or a file, never logs.
+
+CSV cells that a spreadsheet would run as a formula are neutralised with a leading quote.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, TextIO
+
+import orjson
+from rich.console import Console
+from rich.table import Table
+
+FORMATS = ("table", "json", "md", "csv")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell that Excel, LibreOffice and Sheets read as text, never as a formula."""
+    if isinstance(value, (list, tuple)):
+        value = ";".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        value = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return "" if value is None else value
+
+
+def to_json(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS,
+                        default=str).decode() + "\n"
+
+
+def rows_to_csv(rows: Iterable[dict], columns: list[str], out: TextIO) -> None:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([safe_cell(row.get(c)) for c in columns])
+
+
+def _md_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        value = orjson.dumps(value).decode()
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def rows_to_markdown(rows: Iterable[dict], columns: list[str]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_md_cell(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def rows_to_table(rows: Iterable[dict], columns: list[str], title: str | None = None) -> Table:
+    table = Table(title=title, show_lines=False)
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        table.add_row(*(_md_cell(r.get(c)) for c in columns))
+    return table
+
+
+@contextmanager
+def destination(output: str | None) -> Iterator[TextIO]:
+    """stdout, or a file written whole through a temp file so a failed run leaves no half file."""
+    if not output or output == "-":
+        yield sys.stdout
+        return
+    tmp = f"{output}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            yield fh
+        os.replace(tmp, output)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def console_for(out: TextIO) -> Console:
+    """A rich console that writes the table to `out` (no colour codes when it is a file)."""
+    return Console(file=out, width=None if out.isatty() else 160, soft_wrap=False)
+
+
+def emit_rows(rows: list[dict], columns: list[str], fmt: str, output: str | None,
+              title: str | None = None, document: Any = None) -> None:
+    """Write rows in the chosen format; `document` replaces the row list in JSON when given."""
+    with destination(output) as out:
+        if fmt == "json":
+            out.write(to_json(rows if document is None else document))
+        elif fmt == "csv":
+            rows_to_csv(rows, columns, out)
+        elif fmt == "md":
+            if title:
+                out.write(f"## {title}\n\n")
+            out.write(rows_to_markdown(rows, columns))
+        else:
+            console_for(out).print(rows_to_table(rows, columns, title))
+
+
+def render_text(renderable: Any) -> str:
+    buf = io.StringIO()
+    Console(file=buf, width=160).print(renderable)
+    return buf.getvalue()
