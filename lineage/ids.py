@@ -45,15 +45,18 @@ class SignatureError(ValueError):
     """The metadata does not determine a deterministic ID (a field is missing or invalid)."""
 
 
+_PAIRS = [a + b for a in ALPHABET for b in ALPHABET]  # two digits per divmod: half the steps
+
+
 def base36(value: int) -> str:
     """Most significant digit first, no padding (so hashes below 36**15 print shorter)."""
-    if value == 0:
-        return "0"
-    digits = []
+    if value < 36:
+        return ALPHABET[value]
+    chunks = []
     while value:
-        value, rem = divmod(value, 36)
-        digits.append(ALPHABET[rem])
-    return "".join(reversed(digits))
+        value, rem = divmod(value, 1296)
+        chunks.append(_PAIRS[rem])
+    return "".join(reversed(chunks)).lstrip("0")
 
 
 def normalize_text(value: Any, field: str) -> str:
@@ -115,10 +118,15 @@ def matching_collision(stage: str, parts: tuple[str, ...], gen_id: str) -> int |
 
     The suffix of the ID names the only k worth hashing, so this costs one hash, not five.
     """
-    k = 0
-    if len(gen_id) > 2 and gen_id[-2] == "-" and gen_id[-1] in "1234":
-        k = int(gen_id[-1])
+    k = collision_of(gen_id)
     return k if deterministic_id(stage, parts, k) == gen_id else None
+
+
+def collision_of(gen_id: str) -> int:
+    """The k of a `-k` collision suffix, 0 when there is none."""
+    if len(gen_id) > 2 and gen_id[-2] == "-" and gen_id[-1] in "1234":
+        return int(gen_id[-1])
+    return 0
 
 
 def legacy_id(stage: str, task_id: str, run_id: str | None = None, salt: str | None = None) -> str:

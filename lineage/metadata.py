@@ -94,7 +94,11 @@ def derive(gen: Generation) -> None:
         return
     gen.expected_id = ids.deterministic_id(stage, parts)
     if shape.kind == ids.DETERMINISTIC:
-        gen.id_matches = ids.matching_collision(stage, parts, gen.gen_id) is not None
+        # The common case costs no second hash: an unsuffixed ID must equal the k = 0 candidate.
+        if shape.collision == 0:
+            gen.id_matches = gen.expected_id == gen.gen_id
+        else:
+            gen.id_matches = ids.matching_collision(stage, parts, gen.gen_id) is not None
 
 
 def _invalid_values(stage: str, meta: dict) -> list[str]:

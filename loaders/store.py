@@ -7,8 +7,12 @@ data root: a symlink whose target lies outside it is reported and skipped.
 from __future__ import annotations
 
 import csv
+import gc
+import multiprocessing
 import os
 import re
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from typing import Callable, Iterator
 
 import orjson
@@ -42,12 +46,26 @@ def scan(root: str, progress: Progress | None = None) -> Store:
     if not os.path.isdir(root):
         raise StoreError(f"data root {root} is not a folder")
     store = Store(root=os.path.realpath(root))
-    _scan_generations(store, progress)
-    _scan_cohorts(store)
-    _scan_selections(store)
-    _scan_results(store)
-    _scan_csvs(store)
+    with gc_paused():
+        _scan_generations(store, progress)
+        _scan_cohorts(store)
+        _scan_selections(store)
+        _scan_results(store)
+        _scan_csvs(store)
     return store
+
+
+@contextmanager
+def gc_paused():
+    """Bulk loads create millions of objects that all live on; the cyclic collector would
+    rescan the growing heap again and again (a third of the load time on big stores)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # --- paths ----------------------------------------------------------------------------------
@@ -80,46 +98,94 @@ def _entries(store: Store, folder: str) -> Iterator[os.DirEntry]:
 
 # --- generations ----------------------------------------------------------------------------
 
+# Listing every generation folder costs as much as reading every metadata.json (one
+# getdents per folder). Above this many folders a helper process lists them while this
+# process reads and parses metadata, so the two halves run on two cores.
+PARALLEL_LISTING_FROM = 5000
+
+
 def _scan_generations(store: Store, progress: Progress | None) -> None:
     gens_dir = os.path.join(store.root, "gens")
     if not os.path.isdir(gens_dir):
         return
+    folders: list[tuple[str, str, str]] = []  # (stage, folder path, name)
     for entry in _entries(store, gens_dir):
         if entry.name not in ids.STAGES and entry.is_dir():
             _skip(store, entry.path, f"unknown stage folder {entry.name!r}")
-    done = 0
     for stage in ids.STAGES:
         stage_dir = os.path.join(gens_dir, stage)
-        if not os.path.isdir(stage_dir):
-            continue
-        for entry in _entries(store, stage_dir):
-            if not entry.is_dir():
-                continue  # stray files (*.tmp, .DS_Store) next to generation folders
-            gen = _read_generation(store, stage, entry)
+        if os.path.isdir(stage_dir):
+            # Stray files (*.tmp, .DS_Store) next to generation folders are not generations.
+            folders += [(stage, e.path, e.name) for e in _entries(store, stage_dir) if e.is_dir()]
+
+    with _lister(folders) as listings:
+        gens = [_read_generation(store, stage, path, name, progress) for stage, path, name in folders]
+        for gen, names in zip(gens, listings()):
+            if names is None:
+                gen.meta_status, gen.meta_error = "invalid", "cannot list the folder"
+                gen.meta = None
+            else:
+                names.sort()
+                gen.files = tuple(names)
             derive(gen)
-            store.generations.append(gen)
-            done += 1
-            if progress and done % 2000 == 0:
-                progress(2000)
+    store.generations = gens
     if progress:
-        progress(done % 2000)
+        progress(len(gens) % 2000)
 
 
-def _read_generation(store: Store, stage: str, entry: os.DirEntry) -> Generation:
-    gen = Generation(stage=stage, gen_id=entry.name, path=f"gens/{stage}/{entry.name}")
-    names = []
-    meta_entry = None
-    for f in _entries(store, entry.path):
-        names.append(f.name)
-        if f.name == "metadata.json":
-            meta_entry = f
-    gen.files = tuple(sorted(names))
-    if meta_entry is None:
+def list_folders(paths: list[str]) -> list[list[str] | None]:
+    """File names of each folder (None where it cannot be listed). Runs in the helper process."""
+    out: list[list[str] | None] = []
+    for path in paths:
+        try:
+            out.append(os.listdir(path))
+        except OSError:
+            out.append(None)
+    return out
+
+
+@contextmanager
+def _lister(folders: list[tuple[str, str, str]]):
+    """Yield a function that returns the listings, computed beside the caller when it pays."""
+    paths = [f[1] for f in folders]
+    if len(paths) < PARALLEL_LISTING_FROM:
+        yield lambda: list_folders(paths)
+        return
+    # spawn, not fork: the caller may have threads (a progress bar) that fork would copy mid-lock.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        future = pool.submit(list_folders, paths)
+        yield future.result
+
+
+def _read_generation(store: Store, stage: str, folder: str, name: str,
+                     progress: Progress | None) -> Generation:
+    """Read one folder's metadata.json once, as a bare read-and-parse loop would."""
+    gen = Generation(stage=stage, gen_id=name, path=f"gens/{stage}/{name}")
+    if progress and not len(store.generations) % 2000:
+        progress(2000)
+    store.generations.append(gen)  # only counts progress; scan() sets the final list
+    path = folder + "/metadata.json"
+    try:
+        # O_NOFOLLOW: a symlinked metadata.json fails here and takes the checked path below.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
         gen.meta_status = "missing"
         return gen
+    except OSError as exc:
+        if not os.path.islink(path):
+            gen.meta_status, gen.meta_error = "invalid", f"cannot read: {exc.strerror or exc}"
+            return gen
+        if not _inside(store, path):
+            _skip(store, path, "symlink leads outside the data root")
+            gen.meta_status, gen.meta_error = "invalid", "metadata.json is a symlink that leads outside the data root"
+            return gen
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc2:
+            gen.meta_status, gen.meta_error = "invalid", f"cannot read: {exc2.strerror or exc2}"
+            return gen
     try:
-        with open(meta_entry.path, "rb") as fh:
-            raw = fh.read(MAX_METADATA_BYTES + 1)
+        raw = _read_fd(fd)
     except OSError as exc:
         gen.meta_status, gen.meta_error = "invalid", f"cannot read: {exc.strerror or exc}"
         return gen
@@ -129,6 +195,32 @@ def _read_generation(store: Store, stage: str, entry: os.DirEntry) -> Generation
     else:
         gen.meta = meta
     return gen
+
+
+def _read_fd(fd: int) -> bytes:
+    """At most MAX_METADATA_BYTES + 1 bytes (so 'too large' is still detectable), then close.
+
+    One small read first: asking for the cap in one read would allocate 16 MiB per file.
+    """
+    try:
+        raw = os.read(fd, 65536)
+        if len(raw) == 65536:
+            chunks = [raw]
+            size = len(raw)
+            while size <= MAX_METADATA_BYTES:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            raw = b"".join(chunks)
+        return raw
+    finally:
+        os.close(fd)
+
+
+def _read_capped(path: str) -> bytes:
+    return _read_fd(os.open(path, os.O_RDONLY))
 
 
 def parse_metadata(raw: bytes) -> tuple[dict | None, str]:
@@ -179,8 +271,7 @@ def _scan_cohorts(store: Store) -> None:
 
 def _read_manifest(store: Store, cohort: Cohort, path: str) -> dict | None:
     try:
-        with open(path, "rb") as fh:
-            value, error = parse_metadata(fh.read(MAX_METADATA_BYTES + 1))
+        value, error = parse_metadata(_read_capped(path))
     except OSError as exc:
         value, error = None, f"cannot read: {exc.strerror or exc}"
     if error:

@@ -18,14 +18,19 @@ Row = dict[str, Any]
 def generations(g: nx.DiGraph) -> list[dict]:
     cached = g.graph.get("_generations")
     if cached is None:
-        cached = g.graph["_generations"] = [d for _, d in g.nodes(data=True) if "Generation" in d["labels"]]
+        cached = g.graph["_generations"] = [d for d in g._node.values() if "Generation" in d["labels"]]
     return cached
 
 
-def _edges(g: nx.DiGraph, rel_type: str) -> Iterator[tuple[str, str, dict]]:
-    for u, v, d in g.edges(data=True):
-        if d["type"] == rel_type:
-            yield u, v, d
+def _edges(g: nx.DiGraph, rel_type: str) -> list[tuple[str, str, dict]]:
+    """(source, target, data) of every edge of one type; grouped once per graph."""
+    cached = g.graph.get("_edges_by_type")
+    if cached is None:
+        cached = g.graph["_edges_by_type"] = {}
+        for u, nbrs in g._succ.items():
+            for v, d in nbrs.items():
+                cached.setdefault(d["type"], []).append((u, v, d))
+    return cached.get(rel_type, [])
 
 
 def children_index(g: nx.DiGraph) -> dict[str, list[str]]:
@@ -35,6 +40,14 @@ def children_index(g: nx.DiGraph) -> dict[str, list[str]]:
         cached = g.graph["_children"] = {}
         for u, v, _ in _edges(g, "DERIVED_FROM"):
             cached.setdefault(v, []).append(u)
+    return cached
+
+
+def parent_index(g: nx.DiGraph) -> dict[str, str]:
+    """child key -> parent key along DERIVED_FROM (a generation has at most one parent)."""
+    cached = g.graph.get("_parent")
+    if cached is None:
+        cached = g.graph["_parent"] = {u: v for u, v, _ in _edges(g, "DERIVED_FROM")}
     return cached
 
 
@@ -52,10 +65,8 @@ def descendants(g: nx.DiGraph, key: str) -> set[str]:
 
 
 def parent_of(g: nx.DiGraph, key: str) -> tuple[str, dict] | None:
-    for v, d in g._succ[key].items():
-        if d["type"] == "DERIVED_FROM":
-            return v, g.nodes[v]
-    return None
+    parent = parent_index(g).get(key)
+    return None if parent is None else (parent, g._node[parent])
 
 
 def _gen_row(n: dict, **extra: Any) -> Row:
@@ -80,7 +91,7 @@ def problems(check: str):
     """Files the loader could not use, recorded as Problem nodes under the given check."""
     def find(g: nx.DiGraph) -> list[Row]:
         return [{"path": d["path"], "line": d["line"], "cohort": d["cohort"], "error": d["message"]}
-                for _, d in g.nodes(data=True) if "Problem" in d["labels"] and d["check"] == check]
+                for d in g._node.values() if "Problem" in d["labels"] and d["check"] == check]
     find.__name__ = f"problems_{check.replace('.', '_')}"
     return find
 
@@ -141,7 +152,7 @@ def parent_id_missing(g: nx.DiGraph) -> list[Row]:
 
 def _parent_rows(g: nx.DiGraph) -> Iterator[tuple[dict, dict, str]]:
     """(child, parent node, expected stage) for every DERIVED_FROM edge."""
-    nodes = g.nodes
+    nodes = g._node
     for u, v, d in _edges(g, "DERIVED_FROM"):
         yield nodes[u], nodes[v], d["places"][0]["expected_stage"]
 
@@ -206,7 +217,7 @@ def draft_has_parent(g: nx.DiGraph) -> list[Row]:
 # --- cohorts and references ------------------------------------------------------------------
 
 def member_missing(g: nx.DiGraph) -> list[Row]:
-    nodes = g.nodes
+    nodes = g._node
     rows = []
     for u, v, d in _edges(g, "INCLUDES"):
         if "Missing" in nodes[v]["labels"]:
@@ -217,14 +228,12 @@ def member_missing(g: nx.DiGraph) -> list[Row]:
 
 
 def unreachable(g: nx.DiGraph) -> list[Row]:
-    pred = g._pred
-    nodes = g.nodes
-    return [_gen_row(n) for n in generations(g)
-            if not any(nodes[u]["labels"] == ("Cohort",) for u in pred[n["key"]])]
+    included = {v for _, v, _ in _edges(g, "INCLUDES")}
+    return [_gen_row(n) for n in generations(g) if n["key"] not in included]
 
 
 def dangling(g: nx.DiGraph) -> list[Row]:
-    nodes = g.nodes
+    nodes = g._node
     rows = []
     for u, v, d in _edges(g, "REFERENCES"):
         if "Missing" in nodes[v]["labels"]:
