@@ -367,6 +367,36 @@ def show(
         emit_rows(tree_rows(views), ["depth", "relation", "stage", "gen_id", "problems"], format.value, output)
 
 
+# --- duplicates ------------------------------------------------------------------------------
+
+@app.command()
+@command
+def duplicates(
+    data_root: DataRoot,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    stage: Annotated[Optional[list[str]], typer.Option("--stage", help="Only this stage (repeatable).")] = None,
+    no_progress: NoProgressOpt = False,
+):
+    """List generations whose raw.txt is byte-identical to another's (SHA-256).
+
+    Reads every raw.txt once, so it is a separate command, not part of the audit.
+
+    Example: lineage duplicates data/ --stage essay --format csv
+    """
+    from lineage.duplicates import duplicate_raw
+
+    _check_output_place(data_root, output)
+    store, _ = _load(data_root, no_progress)
+    rows, unreadable = duplicate_raw(store, set(stage or ()))
+    for line in unreadable:
+        err.print(f"lineage: warning: cannot read {line}", markup=False)
+    emit_rows(rows, ["sha256", "copies", "stage", "gen_id", "path", "mode"], format.value, output,
+              title="Generations with identical raw.txt")
+    groups = len({r["sha256"] for r in rows})
+    err.print(f"lineage: {groups:,} groups of identical raw.txt covering {len(rows):,} generations", markup=False)
+
+
 # --- demo and generate -----------------------------------------------------------------------
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "data"

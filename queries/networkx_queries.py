@@ -87,6 +87,20 @@ def metadata_invalid(g: nx.DiGraph) -> list[Row]:
     return [_gen_row(n, error=n["meta_error"]) for n in generations(g) if n["meta_status"] == "invalid"]
 
 
+# What the old check_gens_store.py required next to metadata.json.
+REQUIRED_FILES = ("parsed.txt", "parsed_metadata.json", "raw_metadata.json")
+
+
+def files_missing(g: nx.DiGraph) -> list[Row]:
+    rows = []
+    for n in generations(g):
+        if n["meta_status"] != "missing":
+            missing = [f for f in REQUIRED_FILES if f not in n["files"]]
+            if missing:
+                rows.append(_gen_row(n, missing=missing, has_raw="raw.txt" in n["files"]))
+    return rows
+
+
 def problems(check: str):
     """Files the loader could not use, recorded as Problem nodes under the given check."""
     def find(g: nx.DiGraph) -> list[Row]:

@@ -1,0 +1,141 @@
+"""Bad input becomes a finding or a one-line error with a non-zero exit, never a traceback."""
+
+import json
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+from lineage.cli import app
+
+runner = CliRunner()
+
+DRAFT = {"stage": "draft", "gen_id": "d_5ezrffv9uf3lr37d", "origin_cohort_id": "c1", "mode": "llm",
+         "template_id": "creative-synthesis-v10", "combo_id": "combo_v1_85128e4e5ef3",
+         "llm_model_id": "gemini_25_pro", "replicate": 1}
+ESSAY = {"stage": "essay", "gen_id": "e_sq5klak2lljyyom", "origin_cohort_id": "c1", "mode": "llm",
+         "template_id": "creative-synthesis-v10", "parent_gen_id": "d_5ezrffv9uf3lr37d", "replicate": 1}
+MEMBERSHIP = "stage,gen_id\ndraft,d_5ezrffv9uf3lr37d\nessay,e_sq5klak2lljyyom\n"
+
+
+def audit_json(root, *args):
+    result = runner.invoke(app, ["audit", str(root), "--format", "json", "--no-progress", *args])
+    assert "Traceback" not in result.output, result.output
+    return result, (json.loads(result.stdout) if result.stdout.strip().startswith("{") else None)
+
+
+def findings_of(report, check):
+    return [f for f in report["findings"] if f["check"] == check]
+
+
+@pytest.mark.parametrize("content,reason", [
+    (b"[1, 2, 3]", "a JSON array, not an object"),
+    (b'{"stage": "draft", "gen_id": "d_\xff\xfe"}', "not UTF-8"),
+    (b"", "empty file"),
+    (b'{"stage": "draft", "gen_id": "d_5ezrf', "not JSON"),
+    (b"null", "a JSON null, not an object"),
+    (b'"text"', "a JSON string, not an object"),
+])
+def test_broken_metadata_is_a_finding(make_store, content, reason):
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": content,
+                       "gens/essay/e_sq5klak2lljyyom/metadata.json": ESSAY,
+                       "cohorts/c1/membership.csv": MEMBERSHIP})
+    result, report = audit_json(root)
+    assert result.exit_code == 1
+    [finding] = findings_of(report, "store.metadata_invalid")
+    assert finding["gen_id"] == "d_5ezrffv9uf3lr37d"
+    assert finding["path"] == "gens/draft/d_5ezrffv9uf3lr37d/metadata.json"
+    assert reason in finding["message"]
+    # The child sees an unreadable parent rather than crashing or a missing one.
+    assert [f["gen_id"] for f in findings_of(report, "chain.parent_unreadable")] == ["e_sq5klak2lljyyom"]
+
+
+def test_huge_metadata_is_refused_without_reading_it_all(make_store, monkeypatch):
+    from lineage.loaders import store
+
+    monkeypatch.setattr(store, "MAX_METADATA_BYTES", 100_000)
+    big = b'{"stage": "draft", "pad": "' + b"x" * 200_000 + b'"}'
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": big})
+    scanned = store.scan(str(root))
+    assert scanned.generations[0].meta_status == "invalid"
+    assert "larger than" in scanned.generations[0].meta_error
+
+
+def test_empty_folders_and_odd_names(make_store):
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT,
+                       "gens/draft/empty_one/": None,
+                       "gens/draft/Weird Name ü/": None,
+                       "gens/draft/stray.tmp": "leftover",
+                       "gens/essays/e_x/": None,
+                       "cohorts/c1/membership.csv": "stage,gen_id\ndraft,d_5ezrffv9uf3lr37d\n"})
+    result, report = audit_json(root)
+    assert result.exit_code == 1
+    assert {f["gen_id"] for f in findings_of(report, "store.metadata_missing")} == {"empty_one", "Weird Name ü"}
+    assert {f["gen_id"] for f in findings_of(report, "id.malformed")} == {"empty_one", "Weird Name ü"}
+    assert report["statistics"]["generations"]["draft"] == 3  # the stray file is no generation
+    assert [f["path"] for f in findings_of(report, "store.path_skipped")] == ["gens/essays"]
+
+
+def test_symlinks_out_of_the_root_are_not_followed(make_store, tmp_path):
+    outside = tmp_path / "outside"
+    (outside / "gens_like").mkdir(parents=True)
+    (outside / "secret.json").write_text(json.dumps(DRAFT))
+    (outside / "scores.csv").write_text("gen_id\nd_0secret\n")
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/": None,
+                       "cohorts/c1/membership.csv": "stage,gen_id\ndraft,d_5ezrffv9uf3lr37d\n"})
+    os.symlink(outside / "secret.json", root / "gens/draft/d_5ezrffv9uf3lr37d/metadata.json")
+    os.symlink(outside / "gens_like", root / "gens/draft/d_1z2eobtuv71xs5az")
+    os.makedirs(root / "7_cross_experiment")
+    os.symlink(outside / "scores.csv", root / "7_cross_experiment/aggregated_scores.csv")
+    os.symlink(outside, root / "5_parsing")
+    result, report = audit_json(root)
+    skipped = {f["path"] for f in findings_of(report, "store.path_skipped")}
+    assert skipped == {"gens/draft/d_5ezrffv9uf3lr37d/metadata.json", "gens/draft/d_1z2eobtuv71xs5az",
+                       "7_cross_experiment/aggregated_scores.csv", "5_parsing"}
+    assert not findings_of(report, "ref.dangling")  # d_0secret was never read
+    [invalid] = findings_of(report, "store.metadata_invalid")
+    assert "outside the data root" in invalid["message"]
+
+
+def test_csv_without_the_needed_columns(make_store):
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT,
+                       "cohorts/c1/membership.csv": "gen,id\nx,y\n",
+                       "cohorts/c2/membership.csv": "stage,gen_id\ndraft\n",
+                       "5_parsing/parsed_scores.csv": "score\n1\n"})
+    result, report = audit_json(root)
+    problems = findings_of(report, "cohort.membership_invalid")
+    assert [(p["cohort"], p["line"]) for p in problems] == [("c1", 1), ("c2", 2)]
+    assert "stage, gen_id" in problems[0]["message"]
+
+
+def test_csv_not_utf8_and_broken_quotes(make_store):
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT,
+                       "5_parsing/a.csv": b"gen_id\n\xff\xfe\n",
+                       "5_parsing/b.csv": 'gen_id,x\n"d_1,"\n' + "y" * 10 + "\n"})
+    result, report = audit_json(root)
+    assert "Traceback" not in result.output
+    skipped = {f["path"]: f["message"] for f in findings_of(report, "store.path_skipped")}
+    assert "not UTF-8" in skipped["5_parsing/a.csv"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["audit", "/no/such/root"], "is not a folder"),
+    (["audit", "{root}", "--check", "nope.check"], "unknown check"),
+    (["audit", "{root}", "--severity", "id.legacy=fatal"], "CHECK=LEVEL"),
+    (["audit", "{root}", "--stage", "drafts"], "unknown stage"),
+    (["audit", "{root}", "--output", "{root}/report.json"], "inside the data root"),
+    (["inventory", "{root}", "--output-dir", "{root}/reports"], "inside the data root"),
+])
+def test_usage_errors_exit_2_with_one_line(make_store, args, message):
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT})
+    result = runner.invoke(app, [a.format(root=root) for a in args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_zero_generations_exits_2(make_store):
+    root = make_store({"cohorts/c1/membership.csv": MEMBERSHIP})
+    result = runner.invoke(app, ["audit", str(root)])
+    assert result.exit_code == 2
+    assert "no generations" in result.output
