@@ -27,17 +27,23 @@ class Check:
     find: Callable  # networkx twin of the Cypher file: graph -> rows
     describe: Callable[[Row], tuple[str, dict]]  # row -> (message, details)
     on_metadata: bool = False  # the place to fix is the generation's metadata.json
+    query: str = ""  # the .cypher file's stem when it is not the check ID with dots as underscores
+    params: tuple[tuple[str, Any], ...] = ()  # fixed parameters for that file, besides $root
 
     @property
     def cypher_file(self) -> Path:
-        return QUERY_DIR / f"{self.id.replace('.', '_')}.cypher"
+        return QUERY_DIR / f"{self.query or self.id.replace('.', '_')}.cypher"
+
+    @property
+    def cypher(self) -> str:
+        return self.cypher_file.read_text(encoding="utf-8")
 
     def finding(self, row: Row, severity: str) -> Finding:
         message, details = self.describe(row)
         path = row.get("path")
         if self.on_metadata and path:
             path = f"{path}/metadata.json"
-        return Finding(check=self.id, severity=severity, message=message, stage=row.get("stage"),
+        return Finding(check=self.id, severity=severity, message=message, stage=row.get("stage") or None,
                        gen_id=row.get("gen_id"), path=path, line=row.get("line"),
                        column=row.get("column") or None, cohort=row.get("cohort") or None,
                        details=details)
@@ -78,7 +84,7 @@ CHECKS: list[Check] = [
                      {"missing": list(r["missing"]), "has_raw": r["has_raw"]})),
     Check("store.path_skipped", "warn", "a file or folder under the data root could not be read",
           nxq.problems("store.path_skipped"),
-          lambda r: (f"skipped: {r['error']}", {"error": r["error"]})),
+          lambda r: (f"skipped: {r['error']}", {"error": r["error"]}), query="problems", params=(("check", "store.path_skipped"),)),
     Check("id.dir_mismatch", "error", "metadata gen_id missing or different from the folder name",
           nxq.dir_mismatch,
           lambda r: ((f"metadata gen_id {r['meta_gen_id']!r} differs from the folder name"
@@ -141,10 +147,10 @@ CHECKS: list[Check] = [
           lambda r: (f"member {r['stage']} {r['gen_id']} does not exist", {})),
     Check("cohort.membership_invalid", "error", "membership.csv lacks stage/gen_id columns or a row is short",
           nxq.problems("cohort.membership_invalid"),
-          lambda r: (r["error"], {})),
+          lambda r: (r["error"], {}), query="problems", params=(("check", "cohort.membership_invalid"),)),
     Check("cohort.manifest_invalid", "warn", "a cohort's manifest.json is unusable",
           nxq.problems("cohort.manifest_invalid"),
-          lambda r: (r["error"], {})),
+          lambda r: (r["error"], {}), query="problems", params=(("check", "cohort.manifest_invalid"),)),
     Check("cohort.unreachable", "info", "a generation listed in no cohort's membership",
           nxq.unreachable,
           lambda r: ("in no cohort's membership", {})),

@@ -1,0 +1,221 @@
+"""The Neo4j backend: load the lineage graph into a server, and run the catalog's Cypher on it.
+
+The graph is the one loaders.graph_model builds for networkx too. Every node carries the data
+root it came from (`root`) and a unique `uid`, so several roots can share a database and a
+reload replaces exactly one root's graph. A `LoadRun` node per root says whether its last
+load completed; queries refuse a graph whose load did not.
+
+Cypher text is constant; data travels only as parameters.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from lineage.loaders.graph_model import GraphData, build
+from lineage.model import Store
+from lineage.status import LineageError, UsageError
+
+BATCH = 20_000
+DEFAULT_URI = "bolt://localhost:7687"
+
+SCHEMA = [
+    "CREATE CONSTRAINT lineage_uid IF NOT EXISTS FOR (n:Lineage) REQUIRE n.uid IS UNIQUE",
+    "CREATE CONSTRAINT lineage_load_root IF NOT EXISTS FOR (l:LoadRun) REQUIRE l.root IS UNIQUE",
+    "CREATE INDEX lineage_root IF NOT EXISTS FOR (n:Lineage) ON (n.root)",
+    "CREATE INDEX generation_root IF NOT EXISTS FOR (n:Generation) ON (n.root)",
+    "CREATE INDEX generation_id IF NOT EXISTS FOR (n:Generation) ON (n.gen_id)",
+    "CREATE INDEX missing_root IF NOT EXISTS FOR (n:Missing) ON (n.root)",
+    "CREATE INDEX cohort_root IF NOT EXISTS FOR (n:Cohort) ON (n.root)",
+    "CREATE INDEX artifact_root IF NOT EXISTS FOR (n:Artifact) ON (n.root)",
+    "CREATE INDEX problem_root IF NOT EXISTS FOR (n:Problem) ON (n.root)",
+]
+
+# Labels and relationship types come from this fixed list, never from data, so they may be
+# spelled into the query text (Cypher cannot take a label as a parameter).
+NODE_LABELS = {
+    ("Generation", "Draft"), ("Generation", "Essay"), ("Generation", "Evaluation"),
+    ("Missing",), ("Cohort",), ("Artifact",), ("Problem",),
+}
+REL_TYPES = ("DERIVED_FROM", "INCLUDES", "REFERENCES")
+
+
+def _create_nodes_query(labels: tuple[str, ...]) -> str:
+    assert labels in NODE_LABELS
+    return f"UNWIND $rows AS r CREATE (n:Lineage:{':'.join(labels)}) SET n = r"
+
+
+def _create_rels_query(rel_type: str) -> str:
+    assert rel_type in REL_TYPES
+    return (f"UNWIND $rows AS r MATCH (a:Lineage {{uid: r.s}}) MATCH (b:Lineage {{uid: r.d}}) "
+            f"CREATE (a)-[x:{rel_type}]->(b) SET x = r.p")
+
+
+@dataclass
+class Connection:
+    """Where the server is. The password is read from the environment or a prompt, never logged."""
+
+    uri: str = DEFAULT_URI
+    user: str = "neo4j"
+    password: str | None = field(default=None, repr=False)
+    database: str | None = None
+
+    @classmethod
+    def from_env(cls, uri: str | None = None, user: str | None = None, database: str | None = None,
+                 password: str | None = None) -> "Connection":
+        return cls(uri=uri or os.environ.get("NEO4J_URI") or DEFAULT_URI,
+                   user=user or os.environ.get("NEO4J_USER") or "neo4j",
+                   password=password if password is not None else os.environ.get("NEO4J_PASSWORD"),
+                   database=database or os.environ.get("NEO4J_DATABASE") or None)
+
+    def driver(self):
+        try:
+            import neo4j
+        except ImportError:
+            raise UsageError("the Neo4j backend needs the driver: pip install 'daydream-lineage[neo4j]'") from None
+        auth = (self.user, self.password) if self.password else None
+        try:
+            drv = neo4j.GraphDatabase.driver(self.uri, auth=auth)
+            drv.verify_connectivity()
+        except neo4j.exceptions.AuthError:
+            raise UsageError(f"Neo4j at {self.uri} refused the credentials of user {self.user!r} "
+                             "(set NEO4J_USER / NEO4J_PASSWORD)") from None
+        except (neo4j.exceptions.ServiceUnavailable, OSError) as exc:
+            raise LineageError(f"cannot reach Neo4j at {self.uri}: {_short(exc)}") from None
+        except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
+            raise UsageError(f"bad Neo4j URI {self.uri!r}: {_short(exc)}") from None
+        return drv
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+@dataclass
+class LoadStats:
+    nodes: int
+    relationships: int
+    seconds: float
+
+    @property
+    def rows_per_second(self) -> float:
+        return (self.nodes + self.relationships) / self.seconds if self.seconds else 0.0
+
+
+def _batches(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def load(conn: Connection, store: Store, batch: int = BATCH,
+         progress: Callable[[int], None] | None = None) -> LoadStats:
+    """Replace the graph of `store.root` in the database with the store's graph."""
+    data = build(store)
+    return load_graph(conn, store.root, data, batch, progress)
+
+
+def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
+               progress: Callable[[int], None] | None = None) -> LoadStats:
+    import neo4j
+
+    start = time.perf_counter()
+    load_id = uuid.uuid4().hex
+    nodes_by_labels: dict[tuple[str, ...], list[dict]] = {}
+    for key, labels, props in data.nodes:
+        row = {k: v for k, v in props.items() if v is not None and k != "labels"}
+        row["root"], row["uid"] = root, f"{root}|{key}"
+        nodes_by_labels.setdefault(labels, []).append(row)
+    rels_by_type: dict[str, list[dict]] = {}
+    for src, dst, rel_type, props in data.edges:
+        rels_by_type.setdefault(rel_type, []).append(
+            {"s": f"{root}|{src}", "d": f"{root}|{dst}", "p": {k: v for k, v in props.items() if v is not None}})
+
+    driver = conn.driver()
+    try:
+        with driver.session(database=conn.database) as session:
+            for statement in SCHEMA:
+                session.run(statement).consume()
+            # Mark the root as loading before touching its graph: a crash from here on leaves a
+            # graph that every query refuses until a load completes.
+            session.execute_write(lambda tx: tx.run(
+                "MERGE (l:LoadRun {root: $root}) SET l.status = 'loading', l.load_id = $load_id, "
+                "l.started = datetime(), l.finished = null", root=root, load_id=load_id).consume())
+            while True:
+                deleted = session.execute_write(lambda tx: tx.run(
+                    "MATCH (n:Lineage {root: $root}) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS c",
+                    root=root, limit=batch).single()["c"])
+                if not deleted:
+                    break
+            for labels, rows in nodes_by_labels.items():
+                query = _create_nodes_query(labels)
+                for chunk in _batches(rows, batch):
+                    session.execute_write(lambda tx, q=query, c=chunk: tx.run(q, rows=c).consume())
+                    if progress:
+                        progress(len(chunk))
+            for rel_type, rows in rels_by_type.items():
+                query = _create_rels_query(rel_type)
+                for chunk in _batches(rows, batch):
+                    session.execute_write(lambda tx, q=query, c=chunk: tx.run(q, rows=c).consume())
+                    if progress:
+                        progress(len(chunk))
+            n_nodes, n_rels = len(data.nodes), len(data.edges)
+            session.execute_write(lambda tx: tx.run(
+                "MATCH (l:LoadRun {root: $root, load_id: $load_id}) SET l.status = 'complete', "
+                "l.finished = datetime(), l.nodes = $nodes, l.relationships = $rels",
+                root=root, load_id=load_id, nodes=n_nodes, rels=n_rels).consume())
+    except neo4j.exceptions.Neo4jError as exc:
+        raise LineageError(f"Neo4j load failed: {exc.code}: {_short(exc)}; the graph of {root} is "
+                           "marked incomplete until a load succeeds") from None
+    except (neo4j.exceptions.DriverError, OSError) as exc:
+        raise LineageError(f"Neo4j load failed: {type(exc).__name__}: {_short(exc)}; the graph of {root} "
+                           "is marked incomplete until a load succeeds") from None
+    finally:
+        driver.close()
+    return LoadStats(n_nodes, n_rels, time.perf_counter() - start)
+
+
+class Neo4jBackend:
+    """The audit's view of a loaded root in a Neo4j database."""
+
+    name = "neo4j"
+
+    def __init__(self, conn: Connection, root: str):
+        self.conn, self.root = conn, root
+        self._driver = conn.driver()
+        status = self._read("MATCH (l:LoadRun {root: $root}) RETURN l.status AS status", {})
+        if not status:
+            self.close()
+            raise UsageError(f"no graph of {root} in Neo4j; run `lineage load {root} --backend neo4j` first")
+        if status[0]["status"] != "complete":
+            self.close()
+            raise LineageError(f"the last Neo4j load of {root} did not complete; run `lineage load` again")
+
+    def close(self) -> None:
+        self._driver.close()
+
+    def _read(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        import neo4j
+
+        try:
+            records, _, _ = self._driver.execute_query(query, {"root": self.root, **params},
+                                                       database_=self.conn.database,
+                                                       routing_=neo4j.RoutingControl.READ)
+        except neo4j.exceptions.Neo4jError as exc:
+            raise LineageError(f"Neo4j query failed: {exc.code}: {_short(exc)}") from None
+        except (neo4j.exceptions.DriverError, OSError) as exc:
+            raise LineageError(f"Neo4j query failed: {type(exc).__name__}: {_short(exc)}") from None
+        return [r.data() for r in records]
+
+    def run(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return self._read(cypher, params)
+
+    def rows(self, check) -> list[dict[str, Any]]:
+        return self._read(check.cypher, dict(check.params))
+
+    def generation_ids(self) -> list[tuple[str, str, str]]:
+        rows = self._read("MATCH (g:Generation {root: $root}) RETURN g.stage AS s, g.gen_id AS i, g.id_kind AS k", {})
+        return [(r["s"], r["i"], r["k"]) for r in rows]

@@ -1,0 +1,5 @@
+// id.signature_incomplete: signature inputs missing or invalid, so no ID can be recomputed.
+// Parameters: $root.
+MATCH (g:Generation {root: $root, meta_status: 'ok'})
+WHERE g.signature_error <> ''
+RETURN g.stage AS stage, g.gen_id AS gen_id, g.path AS path, g.signature_error AS error

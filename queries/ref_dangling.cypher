@@ -1,0 +1,4 @@
+// ref.dangling: IDs in CSV cells, path columns, selection-file lines and results/ file names
+// that match no generation, one row per place. Parameters: $root.
+MATCH (a:Artifact {root: $root})-[r:REFERENCES]->(m:Missing)
+RETURN r.stage AS stage, m.gen_id AS gen_id, a.path AS path, r.line AS line, r.column AS column, r.kind AS kind

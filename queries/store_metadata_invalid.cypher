@@ -1,0 +1,5 @@
+// store.metadata_invalid: metadata.json that is not UTF-8, not JSON, or not a JSON object.
+// Parameters: $root.
+MATCH (g:Generation {root: $root})
+WHERE g.meta_status = 'invalid'
+RETURN g.stage AS stage, g.gen_id AS gen_id, g.path AS path, g.meta_error AS error
