@@ -23,7 +23,7 @@ from lineage.model import SEVERITIES, Store
 from lineage.output import emit_rows, destination, to_json, rows_to_markdown, console_for, rows_to_table
 from lineage.status import ExitStatus, LineageError, UsageError
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 
 app = typer.Typer(
     help="Lineage analyzer for the DayDreaming generation store (data/gens/<stage>/<gen_id>/).",
@@ -50,6 +50,7 @@ class FailOn(str, Enum):
 
 class BackendName(str, Enum):
     networkx = "networkx"
+    neo4j = "neo4j"
 
 
 # The shared output options, declared once (as sqlite-utils' output_options does).
@@ -60,6 +61,13 @@ OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o",
                                                    help="Write the data to this file instead of stdout.")]
 FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")]
 NoProgressOpt = Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")]
+BackendOpt = Annotated[BackendName, typer.Option("--backend", help="Graph backend: embedded networkx, or a Neo4j server.")]
+# Neo4j connection: flags or NEO4J_URI / NEO4J_USER / NEO4J_DATABASE; the password only from
+# NEO4J_PASSWORD or a prompt, so it never sits in shell history or a process list.
+UriOpt = Annotated[Optional[str], typer.Option("--uri", help="Neo4j URI (bolt://, neo4j://, neo4j+s://); default $NEO4J_URI or bolt://localhost:7687.", show_default=False)]
+UserOpt = Annotated[Optional[str], typer.Option("--user", help="Neo4j user; default $NEO4J_USER or neo4j.", show_default=False)]
+DatabaseOpt = Annotated[Optional[str], typer.Option("--database", help="Neo4j database; default $NEO4J_DATABASE or the server default.", show_default=False)]
+PasswordPromptOpt = Annotated[bool, typer.Option("--password-prompt", help="Ask for the Neo4j password instead of reading $NEO4J_PASSWORD.")]
 
 
 def command(fn: Callable) -> Callable:
@@ -131,7 +139,22 @@ def _load(root: Path, no_progress: bool) -> tuple[Store, float]:
     return store, time.perf_counter() - start
 
 
-def _backend(store: Store, name: BackendName):
+def _connection(uri, user, database, password_prompt):
+    from lineage.loaders.neo4j_graph import Connection
+
+    password = typer.prompt("Neo4j password", hide_input=True) if password_prompt else None
+    return Connection.from_env(uri, user, database, password)
+
+
+def _backend(store: Store, name: BackendName, conn=None):
+    """The graph of `store` in the chosen backend; for Neo4j that means (re)loading it first."""
+    if name == BackendName.neo4j:
+        from lineage.loaders.neo4j_graph import Neo4jBackend, load
+
+        stats = load(conn, store)
+        err.print(f"lineage: loaded {stats.nodes:,} nodes and {stats.relationships:,} relationships into "
+                  f"{conn.uri} in {stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s)", markup=False)
+        return Neo4jBackend(conn, store.root)
     from lineage.loaders.networkx_graph import NetworkxBackend
 
     return NetworkxBackend.from_store(store)
@@ -177,10 +200,17 @@ def audit(
     check: Annotated[Optional[list[str]], typer.Option("--check", help="Run only this check or family (repeatable), e.g. chain or id.legacy.")] = None,
     stage: Annotated[Optional[list[str]], typer.Option("--stage", help="Report findings of this stage only (repeatable).")] = None,
     severity: Annotated[Optional[list[str]], typer.Option("--severity", help="Override a check's severity: CHECK=LEVEL (repeatable).")] = None,
-    backend: Annotated[BackendName, typer.Option("--backend", help="Graph backend.")] = BackendName.networkx,
+    backend: BackendOpt = BackendName.networkx,
+    uri: UriOpt = None,
+    user: UserOpt = None,
+    database: DatabaseOpt = None,
+    password_prompt: PasswordPromptOpt = False,
     no_progress: NoProgressOpt = False,
 ):
     """Run every check of the catalog and report the findings.
+
+    With --backend neo4j the store is loaded into the server first and every check runs as
+    Cypher; the report is the same.
 
     Example: lineage audit data/ --format json --output audit.json --fail-on warn
     """
@@ -195,7 +225,8 @@ def audit(
     _check_output_place(data_root, output)
     store, _ = _load(data_root, no_progress)
     start = time.perf_counter()
-    report = run_audit(_backend(store, backend), str(data_root), catalog.select(check), overrides, stage)
+    conn = _connection(uri, user, database, password_prompt) if backend == BackendName.neo4j else None
+    report = run_audit(_backend(store, backend, conn), str(data_root), catalog.select(check), overrides, stage)
     write_report(report, format.value, output)
     raise typer.Exit(_verdict(report, fail_on, time.perf_counter() - start))
 
@@ -367,6 +398,85 @@ def show(
         emit_rows(tree_rows(views), ["depth", "relation", "stage", "gen_id", "problems"], format.value, output)
 
 
+# --- load and query --------------------------------------------------------------------------
+
+@app.command()
+@command
+def load(
+    data_root: DataRoot,
+    backend: BackendOpt = BackendName.neo4j,
+    uri: UriOpt = None,
+    user: UserOpt = None,
+    database: DatabaseOpt = None,
+    password_prompt: PasswordPromptOpt = False,
+    no_progress: NoProgressOpt = False,
+):
+    """Load a data root into Neo4j, replacing that root's previous graph.
+
+    Example: NEO4J_PASSWORD=... lineage load data/ --uri bolt://localhost:7687
+    """
+    if backend != BackendName.neo4j:
+        raise UsageError("load writes to a database: use --backend neo4j (networkx graphs live in memory)")
+    store, seconds = _load(data_root, no_progress)
+    err.print(f"lineage: scanned {len(store.generations):,} generations in {seconds:.1f}s", markup=False)
+    _backend(store, backend, _connection(uri, user, database, password_prompt)).close()
+
+
+@app.command()
+@command
+def query(
+    name: Annotated[Optional[str], typer.Argument(help="A canned query or a check ID; see --list.", show_default=False)] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="A query parameter as key=value (repeatable).")] = None,
+    data_root: Annotated[Path, typer.Option("--data-root", envvar="DAYDREAMING_DATA_ROOT", help="The data root the graph comes from.")] = Path("data"),
+    list_queries: Annotated[bool, typer.Option("--list", help="List the canned queries and exit.")] = False,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    backend: BackendOpt = BackendName.networkx,
+    uri: UriOpt = None,
+    user: UserOpt = None,
+    database: DatabaseOpt = None,
+    password_prompt: PasswordPromptOpt = False,
+    no_progress: NoProgressOpt = False,
+):
+    """Run a canned query (lineage or check) on networkx, or on a graph loaded into Neo4j.
+
+    Example: lineage query descendants --param gen_id=d_5ezrffv9uf3lr37d --data-root data/
+    """
+    from lineage.queries.catalog import QUERIES
+
+    if list_queries:
+        rows = [{"name": q.name, "parameters": ", ".join(q.params), "finds": q.summary} for q in QUERIES.values()]
+        emit_rows(rows, ["name", "parameters", "finds"], format.value, output, title="Canned queries")
+        return
+    if not name or name not in QUERIES:
+        raise UsageError(f"unknown query {name!r}; see lineage query --list")
+    q = QUERIES[name]
+    params = {}
+    for pair in param or []:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in q.params:
+            raise UsageError(f"--param {pair!r}: {name} takes {', '.join(q.params) or 'no parameters'} as key=value")
+        params[key] = value
+    missing = [p for p in q.params if p not in params]
+    if missing:
+        raise UsageError(f"{name} needs --param {missing[0]}=...")
+    _check_output_place(data_root, output)
+    if backend == BackendName.neo4j:
+        from lineage.loaders.neo4j_graph import Neo4jBackend
+
+        neo = Neo4jBackend(_connection(uri, user, database, password_prompt), os.path.realpath(data_root))
+        try:
+            rows = neo.run(q.cypher, {**dict(q.fixed), **params})
+        finally:
+            neo.close()
+    else:
+        store, _ = _load(data_root, no_progress)
+        rows = q.find(_backend(store, backend).graph, **params)
+    columns = list(rows[0]) if rows else ["(no rows)"]
+    emit_rows(rows, columns, format.value, output, title=name)
+    err.print(f"lineage: {name}: {len(rows):,} rows", markup=False)
+
+
 # --- duplicates ------------------------------------------------------------------------------
 
 @app.command()
@@ -418,7 +528,8 @@ def demo(
         raise UsageError(f"no example store at {root}; run from a checkout or pass --data-root")
     err.print(f"lineage: auditing the example store at {root}", markup=False)
     audit(root, format=format, output=output, fail_on=FailOn.never, check=None, stage=None, severity=None,
-          backend=BackendName.networkx, no_progress=True)
+          backend=BackendName.networkx, uri=None, user=None, database=None, password_prompt=False,
+          no_progress=True)
 
 
 @app.command()

@@ -79,7 +79,9 @@ class Connection:
             raise UsageError("the Neo4j backend needs the driver: pip install 'daydream-lineage[neo4j]'") from None
         auth = (self.user, self.password) if self.password else None
         try:
-            drv = neo4j.GraphDatabase.driver(self.uri, auth=auth)
+            # Notifications (deprecations, unknown labels on an empty database) are for query authors,
+            # not for users of canned queries.
+            drv = neo4j.GraphDatabase.driver(self.uri, auth=auth, notifications_min_severity="OFF")
             drv.verify_connectivity()
         except neo4j.exceptions.AuthError:
             raise UsageError(f"Neo4j at {self.uri} refused the credentials of user {self.user!r} "

@@ -175,3 +175,39 @@ def select(patterns: list[str] | None) -> list[Check]:
 
 def unknown(patterns: list[str]) -> list[str]:
     return [p for p in patterns if not select([p])]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A canned query for `lineage query`: a .cypher file and its networkx twin."""
+
+    name: str
+    summary: str
+    find: Callable  # (graph, **params) -> rows
+    params: tuple[str, ...] = ()  # required parameters besides $root
+    fixed: tuple[tuple[str, Any], ...] = ()
+    file: str = ""
+
+    @property
+    def cypher(self) -> str:
+        return (QUERY_DIR / f"{self.file or self.name}.cypher").read_text(encoding="utf-8")
+
+
+LINEAGE_QUERIES = [
+    Query("ancestry", "the parents of a generation up to its draft", nxq.ancestry, ("gen_id",)),
+    Query("descendants", "every generation derived from a generation, with its distance",
+          nxq.descendants_of, ("gen_id",)),
+    Query("rename_cascade", "what renaming a generation touches: descendants, memberships, references",
+          nxq.rename_cascade, ("gen_id",)),
+    Query("orphans", "essays and evaluations whose parent link is broken", nxq.orphans),
+    Query("unreachable", "generations listed in no cohort's membership", nxq.unreachable,
+          file="cohort_unreachable"),
+    Query("counts", "generations by stage and ID class", nxq.counts),
+]
+
+# Every check is a canned query too, under its check ID.
+QUERIES = {q.name: q for q in LINEAGE_QUERIES} | {
+    c.id: Query(c.id, c.summary, lambda g, _c=c: _c.find(g), fixed=c.params,
+                file=c.query or c.id.replace(".", "_"))
+    for c in CHECKS
+}

@@ -256,3 +256,80 @@ def dangling(g: nx.DiGraph) -> list[Row]:
                          "line": pl["line"], "column": pl["column"], "kind": pl["kind"]}
                         for pl in d["places"])
     return rows
+
+
+# --- lineage queries users run by hand ------------------------------------------------------
+
+def _by_id(g: nx.DiGraph, gen_id: str) -> list[dict]:
+    from lineage.ids import STAGES
+
+    return [g._node[k] for k in (f"gen:{s}/{gen_id}" for s in STAGES) if k in g._node]
+
+
+def ancestry(g: nx.DiGraph, gen_id: str) -> list[Row]:
+    rows = []
+    for n in _by_id(g, gen_id):
+        seen, current, depth = {n["key"]}, n["key"], 0
+        while (up := parent_index(g).get(current)) is not None and up not in seen:
+            depth += 1
+            seen.add(up)
+            a = g._node[up]
+            rows.append({"stage": n["stage"], "gen_id": n["gen_id"], "depth": depth,
+                         "ancestor_stage": a.get("stage"), "ancestor_id": a["gen_id"]})
+            current = up
+    return rows
+
+
+def descendants_of(g: nx.DiGraph, gen_id: str) -> list[Row]:
+    children = children_index(g)
+    rows = []
+    for n in _by_id(g, gen_id):
+        depth_of: dict[str, int] = {}
+        frontier, depth = [n["key"]], 0
+        while frontier:
+            depth += 1
+            nxt = []
+            for k in frontier:
+                for c in children.get(k, ()):
+                    if c not in depth_of and c != n["key"]:
+                        depth_of[c] = depth
+                        nxt.append(c)
+            frontier = nxt
+        rows += [{"stage": n["stage"], "gen_id": n["gen_id"], "depth": d,
+                  "descendant_stage": g._node[k]["stage"], "descendant_id": g._node[k]["gen_id"]}
+                 for k, d in depth_of.items()]
+    return rows
+
+
+def rename_cascade(g: nx.DiGraph, gen_id: str) -> list[Row]:
+    rows = []
+    for n in _by_id(g, gen_id):
+        for key in [n["key"], *sorted(descendants(g, n["key"]))]:
+            d = g._node[key]
+            base = {"stage": d["stage"], "gen_id": d["gen_id"]}
+            rows.append({**base, "kind": "folder", "path": d["path"], "line": None, "column": None, "cohort": None})
+            for u, e in g._pred[key].items():
+                src = g._node[u]
+                if "Cohort" in src["labels"]:
+                    rows += [{**base, "kind": "membership", "path": p["path"], "line": p["line"],
+                              "column": "gen_id", "cohort": src["cohort_id"]} for p in e["places"]]
+                elif "Artifact" in src["labels"]:
+                    rows += [{**base, "kind": "reference", "path": src["path"], "line": p["line"],
+                              "column": p["column"], "cohort": None} for p in e["places"]]
+    return rows
+
+
+def orphans(g: nx.DiGraph) -> list[Row]:
+    rows = []
+    for n in _readable(g):
+        problem, _ = _link_problem(g, n)
+        if problem:
+            rows.append(_gen_row(n, parent_gen_id=n["parent_gen_id"], problem=problem))
+    return rows
+
+
+def counts(g: nx.DiGraph) -> list[Row]:
+    from collections import Counter
+
+    tally = Counter((n["stage"], n["id_kind"]) for n in generations(g))
+    return [{"stage": s, "id_kind": k, "generations": c} for (s, k), c in sorted(tally.items())]

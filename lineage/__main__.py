@@ -1,0 +1,5 @@
+"""python -m lineage: the same as the lineage command."""
+
+from lineage.cli import main
+
+main()

@@ -1,0 +1,289 @@
+"""The Neo4j backend against a real server: loading, Cypher/networkx parity, injection, failure.
+
+The server comes from NEO4J_URI (scripts/test.sh starts one from the Maven Central jars), else
+from testcontainers when a Docker daemon answers, else the tests skip with the reason, unless
+LINEAGE_REQUIRE_NEO4J=1, which turns the skip into a failure (CI sets it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lineage.audit import audit
+from lineage.cli import app
+from lineage.loaders import synthetic
+from lineage.loaders.neo4j_graph import Connection, Neo4jBackend, load
+from lineage.loaders.networkx_graph import NetworkxBackend
+from lineage.loaders.store import scan
+from lineage.queries.catalog import CHECKS, LINEAGE_QUERIES
+from lineage.status import LineageError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _unavailable(reason: str):
+    if os.environ.get("LINEAGE_REQUIRE_NEO4J") == "1":
+        pytest.fail(f"Neo4j is required (LINEAGE_REQUIRE_NEO4J=1) but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def neo4j_conn():
+    if os.environ.get("NEO4J_URI"):
+        conn = Connection.from_env()
+        try:
+            conn.driver().close()
+        except LineageError as exc:
+            _unavailable(f"NEO4J_URI is set but unusable: {exc}")
+        yield conn
+        return
+    try:
+        try:
+            from testcontainers.neo4j import Neo4jContainer
+        except ImportError:
+            from testcontainers.community.neo4j import Neo4jContainer
+        container = Neo4jContainer("neo4j:5.26-community", password="lineage-test")
+        container.start()
+    except Exception as exc:  # no Docker daemon: DockerException, connection errors
+        _unavailable(f"no NEO4J_URI and no Docker for testcontainers ({type(exc).__name__})")
+        return
+    try:
+        yield Connection(uri=container.get_connection_url(), user="neo4j", password="lineage-test")
+    finally:
+        container.stop()
+
+
+def canon(rows):
+    return sorted(json.dumps(r, sort_keys=True, default=str) for r in rows)
+
+
+@pytest.fixture(scope="module")
+def loaded(neo4j_conn, tmp_path_factory):
+    """A store with every planted problem plus legacy and mismatched IDs, in both backends."""
+    root = tmp_path_factory.mktemp("parity") / "data"
+    made = synthetic.generate(str(root), 1500, seed=5, problems="all", legacy_fraction=0.2, mismatch_fraction=0.05)
+    store = scan(str(root))
+    load(neo4j_conn, store)
+    neo = Neo4jBackend(neo4j_conn, store.root)
+    yield store, NetworkxBackend.from_store(store), neo, made
+    neo.close()
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=[c.id for c in CHECKS])
+def test_check_parity(loaded, check):
+    _, nx_backend, neo, _ = loaded
+    nx_rows = nx_backend.rows(check)
+    assert canon(neo.rows(check)) == canon(nx_rows)
+
+
+def test_every_check_fires_in_the_parity_store(loaded):
+    _, nx_backend, _, _ = loaded
+    assert all(nx_backend.rows(c) for c in CHECKS)
+
+
+def _query_params(store, name):
+    if name not in ("ancestry", "descendants", "rename_cascade"):
+        return [{}]
+    # A draft with a whole tree, an essay in the middle and an evaluation at the bottom.
+    g = NetworkxBackend.from_store(store).graph
+    from lineage.queries.networkx_queries import children_index
+
+    children = children_index(g)
+    draft = max((k for k in children if k.startswith("gen:draft/")), key=lambda k: len(children[k]))
+    essay = children[draft][0]
+    leaf = children[essay][0]
+    return [{"gen_id": g.nodes[k]["gen_id"]} for k in (draft, essay, leaf)]
+
+
+@pytest.mark.parametrize("query", LINEAGE_QUERIES, ids=[q.name for q in LINEAGE_QUERIES])
+def test_query_parity(loaded, query):
+    store, nx_backend, neo, _ = loaded
+    compared = 0
+    for params in _query_params(store, query.name):
+        nx_rows = query.find(nx_backend.graph, **params)
+        assert canon(neo.run(query.cypher, {**dict(query.fixed), **params})) == canon(nx_rows)
+        compared += len(nx_rows)
+    assert compared, f"{query.name} returned no rows at all: a vacuous comparison"
+
+
+def test_full_report_parity(loaded):
+    store, nx_backend, neo, _ = loaded
+    nx_report = audit(nx_backend, store.root).as_dict()
+    neo_report = audit(neo, store.root).as_dict()
+    assert neo_report.pop("backend") == "neo4j" and nx_report.pop("backend") == "networkx"
+    assert neo_report == nx_report
+
+
+HOSTILE = [  # folder names cannot hold "/", everything else is fair game
+    "d_x'\"}) DETACH DELETE n",
+    "e_`) MATCH (n) DETACH DELETE n; ",
+    "v_{root: 'x'} RETURN 1 UNION MATCH (m) DETACH DELETE m",
+    "$root",
+]
+
+
+def test_hostile_ids_and_values_load_and_query_as_data(neo4j_conn, make_store):
+    spec = {}
+    membership = ["stage,gen_id,template_id"]
+    for i, gen_id in enumerate(HOSTILE):
+        stage = ("draft", "essay", "evaluation", "draft")[i]
+        spec[f"gens/{stage}/{gen_id}/metadata.json"] = {
+            "stage": stage, "gen_id": gen_id, "mode": "llm", "template_id": "tpl`}) CALL {MATCH (n) DELETE n}",
+            "combo_id": "c'; DROP", "parent_gen_id": HOSTILE[i - 1] if stage != "draft" else "",
+            "llm_model_id": "m\\\"", "replicate": 1}
+        membership.append(f'{stage},"{gen_id.replace(chr(34), chr(34) * 2)}","=cmd|\' /C calc\'!A0"')
+    spec["cohorts/c{x}/membership.csv"] = "\n".join(membership) + "\n"
+    spec["7_cross_experiment/aggregated_scores.csv"] = 'gen_id,evaluation_response_path\n"MATCH (n) RETURN n",/data/gens/essay/e_`)x/parsed.txt\n'
+    root = make_store(spec)
+    store = scan(str(root))
+    load(neo4j_conn, store)
+    neo = Neo4jBackend(neo4j_conn, store.root)
+    try:
+        nx_backend = NetworkxBackend.from_store(store)
+        for check in CHECKS:
+            assert canon(neo.rows(check)) == canon(nx_backend.rows(check)), check.id
+        stored = {r["gen_id"] for r in neo.run("MATCH (g:Generation {root: $root}) RETURN g.gen_id AS gen_id", {})}
+        assert stored == set(HOSTILE)
+    finally:
+        neo.close()
+
+
+def test_reload_replaces_only_that_roots_graph(neo4j_conn, make_store):
+    draft = {"stage": "draft", "gen_id": "d_5ezrffv9uf3lr37d", "mode": "llm", "template_id": "creative-synthesis-v10",
+             "combo_id": "combo_v1_85128e4e5ef3", "llm_model_id": "gemini_25_pro", "replicate": 1}
+    a = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": draft})
+    b = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": draft,
+                    "gens/draft/43ftibqi56628az1/": None})
+    for root in (a, b):
+        load(neo4j_conn, scan(str(root)))
+    load(neo4j_conn, scan(str(a)))  # again: replaces, never duplicates
+
+    def count(root):
+        neo = Neo4jBackend(neo4j_conn, os.path.realpath(root))
+        try:
+            return len(neo.generation_ids())
+        finally:
+            neo.close()
+
+    assert (count(a), count(b)) == (1, 2)
+    shutil.rmtree(b / "gens/draft/43ftibqi56628az1")
+    load(neo4j_conn, scan(str(b)))
+    assert (count(a), count(b)) == (1, 1)
+
+
+def test_a_failed_load_is_refused_until_a_load_completes(neo4j_conn, make_store, monkeypatch):
+    from lineage.loaders import neo4j_graph
+
+    root = make_store({"gens/draft/43ftibqi56628az1/": None, "gens/essay/659pyykizln161i6/": None})
+    store = scan(str(root))
+    real = neo4j_graph._create_rels_query
+    monkeypatch.setattr(neo4j_graph, "_create_nodes_query",
+                        lambda labels: "UNWIND $rows AS r CALL { RETURN 1/0 AS boom } RETURN boom")
+    with pytest.raises(LineageError, match="marked incomplete"):
+        load(neo4j_conn, store)
+    with pytest.raises(LineageError, match="did not complete"):
+        Neo4jBackend(neo4j_conn, store.root)
+    monkeypatch.undo()
+    assert neo4j_graph._create_rels_query is real
+    load(neo4j_conn, store)
+    neo = Neo4jBackend(neo4j_conn, store.root)
+    try:
+        assert len(neo.generation_ids()) == 2
+    finally:
+        neo.close()
+
+
+runner = CliRunner()
+
+
+def test_cli_audit_and_query_on_neo4j(neo4j_conn, monkeypatch):
+    monkeypatch.setenv("NEO4J_URI", neo4j_conn.uri)
+    if neo4j_conn.password:
+        monkeypatch.setenv("NEO4J_PASSWORD", neo4j_conn.password)
+    examples = REPO / "examples" / "data"
+    nx_run = runner.invoke(app, ["audit", str(examples), "-f", "json", "--no-progress"])
+    neo_run = runner.invoke(app, ["audit", str(examples), "-f", "json", "--backend", "neo4j", "--no-progress"])
+    assert nx_run.exit_code == neo_run.exit_code == 1, neo_run.output
+    nx_doc, neo_doc = json.loads(nx_run.stdout), json.loads(neo_run.stdout)
+    assert neo_doc.pop("backend") == "neo4j" and nx_doc.pop("backend") == "networkx"
+    assert neo_doc == nx_doc
+    assert neo4j_conn.password is None or neo4j_conn.password not in neo_run.output
+    q = runner.invoke(app, ["query", "counts", "--data-root", str(examples), "--backend", "neo4j", "-f", "json"])
+    assert q.exit_code == 0, q.output
+    assert sum(r["generations"] for r in json.loads(q.stdout)) == sum(nx_doc["statistics"]["generations"].values())
+
+
+# --- a real server stopped in the middle of a load ---------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def own_server():
+    """A second throwaway server that this test may stop, so the shared one stays up."""
+    if shutil.which("java") is None:
+        _unavailable("java is not installed, so no second server can be started")
+    env = {**os.environ, "LINEAGE_NEO4J_BOLT_PORT": str(_free_port()), "LINEAGE_NEO4J_HTTP_PORT": str(_free_port())}
+    script = [str(REPO / "neo4j" / "neo4j.sh")]
+
+    def run(*args):
+        return subprocess.run(script + list(args) + ["--ephemeral"], env=env, capture_output=True, text=True)
+
+    started = run("start", "--wait")
+    if started.returncode != 0:
+        _unavailable(f"could not start a second Neo4j: {started.stderr[-500:]}")
+    try:
+        yield f"bolt://127.0.0.1:{env['LINEAGE_NEO4J_BOLT_PORT']}", run
+    finally:
+        run("stop")
+
+
+def test_server_stopped_mid_load_fails_cleanly_and_the_next_load_recovers(own_server, tmp_path):
+    uri, run = own_server
+    root = tmp_path / "data"
+    synthetic.generate(str(root), 20_000, seed=2, text_files=False)
+    env = {**os.environ, "NEO4J_URI": uri}
+    env.pop("NEO4J_PASSWORD", None)
+    cmd = [sys.executable, "-m", "lineage", "load", str(root), "--no-progress"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    conn = Connection(uri=uri)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # stop the server once the load has started writing
+        drv = conn.driver()
+        try:
+            recs, _, _ = drv.execute_query("MATCH (l:LoadRun) RETURN l.status AS s")
+        finally:
+            drv.close()
+        if recs and recs[0]["s"] == "loading":
+            break
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the load never started")
+    threading.Thread(target=run, args=("stop",)).start()
+    out, errs = proc.communicate(timeout=180)
+    assert proc.returncode == 3, errs
+    assert "Traceback" not in errs
+    assert errs.strip().splitlines()[-1].startswith("lineage: error: ")
+    assert run("start", "--wait").returncode == 0
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    neo = Neo4jBackend(conn, os.path.realpath(root))
+    try:
+        assert len(neo.generation_ids()) == sum(1 for _ in (root / "gens").glob("*/*"))
+    finally:
+        neo.close()
