@@ -67,7 +67,7 @@ def main() -> int:
         from lineage.loaders import synthetic
 
         made = synthetic.generate(root, args.generations, seed=1, legacy_fraction=0.1,
-                                  mismatch_fraction=0.02, text_files=False)
+                                  mismatch_fraction=0.02, text_files=True)
         print(f"generated {sum(made.counts.values()):,} generations in {time.perf_counter() - start:.1f}s "
               f"at {root}", file=sys.stderr)
     floor(root)  # warm the page cache so both sides read from memory

@@ -90,10 +90,17 @@ def signature(stage: str, meta: Mapping[str, Any]) -> tuple[str, ...]:
         raise SignatureError(f"unknown stage {stage!r}") from None
     parts: list[str] = []
     for names in fields:
-        if names == ("replicate",):
+        if names[0] == "replicate":
             parts.append(str(normalize_replicate(meta.get("replicate"))))
             continue
-        value = next((meta[n] for n in names if meta.get(n) not in (None, "")), None)
+        value = meta.get(names[0])
+        if (value is None or value == "") and len(names) > 1:
+            value = next((meta[n] for n in names[1:] if meta.get(n) not in (None, "")), value)
+        if type(value) is str:  # the common case, inlined: strip, lower, non-empty
+            text = value.strip().lower()
+            if text:
+                parts.append(text)
+                continue
         parts.append(normalize_text(value, names[0]))
     return tuple(parts)
 

@@ -66,8 +66,16 @@ def _text(value) -> str:
     return value.strip() if isinstance(value, str) else ("" if value is None else str(value))
 
 
+def _empty(value) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
 def derive(gen: Generation) -> None:
-    """Fill in the derived facts of one generation, in place."""
+    """Fill in the derived facts of one generation, in place.
+
+    Runs once per generation on every command, so the common case (complete, known fields,
+    valid values) takes the short paths: set checks in C, no list built when nothing is wrong.
+    """
     shape = ids.classify(gen.gen_id)
     gen.id_kind = shape.kind
     gen.id_problem = shape.reason
@@ -81,11 +89,16 @@ def derive(gen: Generation) -> None:
     gen.parent_gen_id = _text(meta.get("parent_gen_id"))
     gen.mode = _text(meta.get("mode"))
 
+    missing = [f for f in REQUIRED_FIELDS[stage] if _empty(meta.get(f))]
+    if missing:
+        gen.required_missing = missing
     known = KNOWN_FIELDS[stage]
-    gen.required_missing = [f for f in REQUIRED_FIELDS[stage] if meta.get(f) in (None, "")
-                            or (isinstance(meta.get(f), str) and not meta[f].strip())]
-    gen.extraneous = [extraneous_reason(stage, k) for k in meta if k not in known]
-    gen.invalid_values = _invalid_values(stage, meta)
+    if not known.issuperset(meta):
+        gen.extraneous = [extraneous_reason(stage, k) for k in meta if k not in known]
+    rep, mode = meta.get("replicate"), meta.get("mode")
+    if not ((type(rep) is int and rep >= 1 or rep is None) and (mode == "llm" or mode is None
+                                                               or mode == "copy" and stage == "essay")):
+        gen.invalid_values = _invalid_values(stage, meta)
 
     try:
         parts = ids.signature(stage, meta)

@@ -48,10 +48,16 @@ def scan(root: str, progress: Progress | None = None) -> Store:
     store = Store(root=os.path.realpath(root))
     with gc_paused():
         _scan_generations(store, progress)
-        _scan_cohorts(store)
-        _scan_selections(store)
-        _scan_results(store)
-        _scan_csvs(store)
+    return store
+
+
+def scan_outside_gens(root: str) -> Store:
+    """Cohorts, selection files, results/ and every CSV: all a store holds besides gens/."""
+    store = Store(root=root)
+    _scan_cohorts(store)
+    _scan_selections(store)
+    _scan_results(store)
+    _scan_csvs(store)
     return store
 
 
@@ -99,42 +105,46 @@ def _entries(store: Store, folder: str) -> Iterator[os.DirEntry]:
 # --- generations ----------------------------------------------------------------------------
 
 # Listing every generation folder costs as much as reading every metadata.json (one
-# getdents per folder). Above this many folders a helper process lists them while this
-# process reads and parses metadata, so the two halves run on two cores.
-PARALLEL_LISTING_FROM = 5000
+# getdents per folder), and the CSVs outside gens/ hold several references per generation.
+# Neither depends on the metadata, so on big stores a helper process does both while this
+# process reads and parses metadata: the two halves run on two cores.
+PARALLEL_FROM = 5000
 
 
 def _scan_generations(store: Store, progress: Progress | None) -> None:
     gens_dir = os.path.join(store.root, "gens")
-    if not os.path.isdir(gens_dir):
-        return
     folders: list[tuple[str, str, str]] = []  # (stage, folder path, name)
-    for entry in _entries(store, gens_dir):
-        if entry.name not in ids.STAGES and entry.is_dir():
-            _skip(store, entry.path, f"unknown stage folder {entry.name!r}")
-    for stage in ids.STAGES:
-        stage_dir = os.path.join(gens_dir, stage)
-        if os.path.isdir(stage_dir):
-            # Stray files (*.tmp, .DS_Store) next to generation folders are not generations.
-            folders += [(stage, e.path, e.name) for e in _entries(store, stage_dir) if e.is_dir()]
+    if os.path.isdir(gens_dir):
+        for entry in _entries(store, gens_dir):
+            if entry.name not in ids.STAGES and entry.is_dir():
+                _skip(store, entry.path, f"unknown stage folder {entry.name!r}")
+        for stage in ids.STAGES:
+            stage_dir = os.path.join(gens_dir, stage)
+            if os.path.isdir(stage_dir):
+                # Stray files (*.tmp, .DS_Store) next to generation folders are not generations.
+                folders += [(stage, e.path, e.name) for e in _entries(store, stage_dir) if e.is_dir()]
 
-    with _lister(folders) as listings:
+    with _side_job(store.root, [f[1] for f in folders]) as side_result:
         gens = [_read_generation(store, stage, path, name, progress) for stage, path, name in folders]
-        for gen, names in zip(gens, listings()):
-            if names is None:
-                gen.meta_status, gen.meta_error = "invalid", "cannot list the folder"
-                gen.meta = None
-            else:
-                names.sort()
-                gen.files = tuple(names)
-            derive(gen)
+        listings, outside = side_result()
+    for gen, names in zip(gens, listings):
+        if names is None:
+            gen.meta_status, gen.meta_error = "invalid", "cannot list the folder"
+            gen.meta = None
+        else:
+            names.sort()
+            gen.files = tuple(names)
+        derive(gen)
     store.generations = gens
+    store.cohorts, store.selections = outside.cohorts, outside.selections
+    store.references, store.artifacts = outside.references, outside.artifacts
+    store.problems += outside.problems
     if progress:
         progress(len(gens) % 2000)
 
 
 def list_folders(paths: list[str]) -> list[list[str] | None]:
-    """File names of each folder (None where it cannot be listed). Runs in the helper process."""
+    """File names of each folder (None where it cannot be listed)."""
     out: list[list[str] | None] = []
     for path in paths:
         try:
@@ -144,17 +154,42 @@ def list_folders(paths: list[str]) -> list[list[str] | None]:
     return out
 
 
+def _side_work(root: str, paths: list[str]) -> tuple[list, tuple]:
+    """The helper process's half: listings, and everything outside gens/, packed as tuples
+    (pickling hundreds of thousands of dataclass instances would cost more than the work)."""
+    outside = scan_outside_gens(root)
+    refs = [(r.path, r.gen_id, r.line, r.column, r.stage, r.kind) for r in outside.references]
+    members = [[(m.stage, m.gen_id, m.line) for m in c.members] for c in outside.cohorts]
+    for c in outside.cohorts:
+        c.members = []
+    outside.references = []
+    return list_folders(paths), (outside, refs, members)
+
+
+def _unpack(packed: tuple) -> Store:
+    outside, refs, members = packed
+    outside.references = [Reference(*r) for r in refs]
+    for cohort, rows in zip(outside.cohorts, members):
+        cohort.members = [Member(*m) for m in rows]
+    return outside
+
+
 @contextmanager
-def _lister(folders: list[tuple[str, str, str]]):
-    """Yield a function that returns the listings, computed beside the caller when it pays."""
-    paths = [f[1] for f in folders]
-    if len(paths) < PARALLEL_LISTING_FROM:
-        yield lambda: list_folders(paths)
+def _side_job(root: str, paths: list[str]):
+    """Yield a function returning (listings, outside-gens Store), computed beside the caller
+    when the store is big enough to pay for a process."""
+    if len(paths) < PARALLEL_FROM:
+        yield lambda: (list_folders(paths), scan_outside_gens(root))
         return
     # spawn, not fork: the caller may have threads (a progress bar) that fork would copy mid-lock.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        future = pool.submit(list_folders, paths)
-        yield future.result
+        future = pool.submit(_side_work, root, paths)
+
+        def result():
+            listings, packed = future.result()
+            return listings, _unpack(packed)
+
+        yield result
 
 
 def _read_generation(store: Store, stage: str, folder: str, name: str,

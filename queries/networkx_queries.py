@@ -164,11 +164,14 @@ def parent_id_missing(g: nx.DiGraph) -> list[Row]:
     return [_gen_row(n) for n in _readable(g) if n["stage"] != "draft" and not n["parent_gen_id"]]
 
 
-def _parent_rows(g: nx.DiGraph) -> Iterator[tuple[dict, dict, str]]:
-    """(child, parent node, expected stage) for every DERIVED_FROM edge."""
-    nodes = g._node
-    for u, v, d in _edges(g, "DERIVED_FROM"):
-        yield nodes[u], nodes[v], d["places"][0]["expected_stage"]
+def _parent_rows(g: nx.DiGraph) -> list[tuple[dict, dict, str]]:
+    """(child, parent node, expected stage) for every DERIVED_FROM edge; built once per graph."""
+    cached = g.graph.get("_parent_rows")
+    if cached is None:
+        nodes = g._node
+        cached = g.graph["_parent_rows"] = [(nodes[u], nodes[v], d["places"][0]["expected_stage"])
+                                            for u, v, d in _edges(g, "DERIVED_FROM")]
+    return cached
 
 
 def parent_missing(g: nx.DiGraph) -> list[Row]:
@@ -206,15 +209,23 @@ def _link_problem(g: nx.DiGraph, n: dict) -> tuple[str, dict | None]:
 
 def ancestor_broken(g: nx.DiGraph) -> list[Row]:
     """The parent link is fine, but a link further up is not: report the first broken one."""
+    links: dict[str, tuple[str, dict | None]] = {}  # each generation's link, judged once
+
+    def link(n: dict) -> tuple[str, dict | None]:
+        found = links.get(n["key"])
+        if found is None:
+            found = links[n["key"]] = _link_problem(g, n)
+        return found
+
     rows = []
     for n in _readable(g):
-        problem, p = _link_problem(g, n)
+        problem, p = link(n)
         if problem or p is None:
             continue
         seen = {n["key"]}
         while p is not None and p["key"] not in seen:
             seen.add(p["key"])
-            problem, up = _link_problem(g, p)
+            problem, up = link(p)
             if problem:
                 rows.append(_gen_row(n, parent_gen_id=n["parent_gen_id"], ancestor_gen_id=p["gen_id"],
                                      ancestor_stage=p["stage"], problem=problem))
