@@ -1,0 +1,537 @@
+"""Every place a rename must touch (DOMAIN 6): folders, JSON fields, CSV cells, selection lines,
+results/, and the Dagster partition keys, for renames given by ID or by a mapping file.
+
+Read-only: it reads the store's scan, plus raw_metadata.json / parsed_metadata.json of the
+generations concerned and results/*.md, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+import orjson
+
+from lineage import ids
+from lineage.model import Generation, Store
+from lineage.rename import Index, MappingResult, Rename, cascade, result_of
+from lineage.status import UsageError
+
+PLACE_COLUMNS = ["old_id", "new_id", "stage", "cause", "kind", "path", "line", "column", "pointer",
+                 "old_value", "new_value", "action"]
+RENAME_COLUMNS = ["stage", "old_id", "new_id", "cause", "via", "path"]
+RUN_METADATA_FILES = ("raw_metadata.json", "parsed_metadata.json")
+PARTITION_SET = {s: f"{s}_gens" for s in ids.STAGES}
+MAX_JSON_BYTES = 16 * 1024 * 1024
+KIND_ORDER = {k: i for i, k in enumerate(
+    ("folder", "json", "membership", "csv", "csv_path", "selection", "file_name", "text", "partition"))}
+
+# An ID inside a longer string: bounded by characters an ID cannot hold (path separators, dots).
+_TOKEN = re.compile(r"[0-9A-Za-z_-]+")
+_ABSOLUTE_WINDOWS = re.compile(r"^[A-Za-z]:")
+
+
+# --- input ---------------------------------------------------------------------------------------
+
+def unsafe_reason(value: str) -> str:
+    """Why `value` cannot be an ID (it would name another place than gens/<stage>/<id>), or ''."""
+    if not value.strip():
+        return "is empty"
+    if "\x00" in value:
+        return "contains a NUL byte"
+    if "/" in value or "\\" in value:
+        return "contains a path separator"
+    if ".." in value:
+        return "contains '..'"
+    if os.path.isabs(value) or _ABSOLUTE_WINDOWS.match(value):
+        return "is an absolute path"
+    return ""
+
+
+def check_ids(values: Iterable[str], where: str = "argument") -> None:
+    for value in values:
+        why = unsafe_reason(value)
+        if why:
+            raise UsageError(f"{where}: ID {value!r} {why}; refusing to continue")
+
+
+@dataclass(slots=True)
+class Entry:
+    """One line of a mapping CSV."""
+
+    old_id: str
+    new_id: str
+    stage: str  # "" when the file has no stage column
+    line: int
+
+
+def read_mapping(path: str) -> list[Entry]:
+    """A mapping CSV with columns old_id,new_id and optionally stage (any order, header required).
+
+    Every ID is checked for path tricks before anything else uses it.
+    """
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.reader(fh))
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"mapping {path}: not UTF-8 (byte {exc.start})") from None
+    except csv.Error as exc:
+        raise UsageError(f"mapping {path}: not a readable CSV: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"mapping {path}: cannot read: {exc.strerror or exc}") from None
+    if not rows:
+        raise UsageError(f"mapping {path} is empty; expected a header old_id,new_id[,stage]")
+    header = [c.strip().lower() for c in rows[0]]
+    if "old_id" not in header or "new_id" not in header:
+        raise UsageError(f"mapping {path}: the header must name old_id and new_id (and optionally stage)")
+    i_old, i_new = header.index("old_id"), header.index("new_id")
+    i_stage = header.index("stage") if "stage" in header else None
+    entries: list[Entry] = []
+    for line, row in enumerate(rows[1:], 2):
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) <= max(i_old, i_new, i_stage or 0):
+            raise UsageError(f"mapping {path}:{line}: row has fewer columns than the header")
+        old, new = row[i_old].strip(), row[i_new].strip()
+        check_ids([row[i_old], row[i_new]], f"mapping {path}:{line}")
+        stage = row[i_stage].strip().lower() if i_stage is not None else ""
+        if stage and stage not in ids.STAGES:
+            raise UsageError(f"mapping {path}:{line}: unknown stage {stage!r}; expected {', '.join(ids.STAGES)}")
+        entries.append(Entry(old, new, stage, line))
+    return entries
+
+
+# --- the result ----------------------------------------------------------------------------------
+
+@dataclass(slots=True)
+class Place:
+    old_id: str
+    new_id: str
+    stage: str
+    cause: str
+    kind: str  # folder | json | membership | csv | csv_path | selection | file_name | text | partition
+    path: str  # relative to the data root; "" for a Dagster partition
+    line: int | None = None  # 1-based; a CSV header is line 1
+    column: str = ""  # CSV column, or the partition set
+    pointer: str = ""  # JSON pointer (RFC 6901) inside a JSON file
+    old_value: str = ""
+    new_value: str = ""
+    action: str = ""
+
+    def as_dict(self) -> dict:
+        return {c: getattr(self, c) for c in PLACE_COLUMNS}
+
+
+@dataclass
+class Impact:
+    renames: list[Rename]
+    places: list[Place]
+    conflicts: list[dict]
+    blocked: list[dict]
+    warnings: list[str] = field(default_factory=list)
+    edges: list[tuple[str, str]] = field(default_factory=list)  # (parent key, child key) for drawings
+    nodes: dict[str, dict] = field(default_factory=dict)  # key -> {stage, old_id, new_id, role}
+
+    def as_dict(self) -> dict:
+        partitions = {"delete": {}, "add": {}}
+        for r in self.renames:
+            partitions["delete"].setdefault(PARTITION_SET[r.stage], []).append(r.old_id)
+            partitions["add"].setdefault(PARTITION_SET[r.stage], []).append(r.new_id)
+        return {"renames": [r.as_dict() for r in self.renames],
+                "places": [p.as_dict() for p in self.places],
+                "conflicts": self.conflicts, "blocked": self.blocked,
+                "partitions": partitions, "warnings": self.warnings}
+
+    def summary(self) -> str:
+        causes: dict[str, int] = {}
+        for r in self.renames:
+            causes[r.cause] = causes.get(r.cause, 0) + 1
+        files = {p.path for p in self.places if p.path and p.kind != "folder"}
+        why = ", ".join(f"{n:,} {c}" for c, n in sorted(causes.items()))
+        return (f"{len(self.renames):,} renames" + (f" ({why})" if why else "") +
+                f", {len(self.places):,} places in {len(files):,} files, {len(self.conflicts):,} conflicts")
+
+
+# --- computing it --------------------------------------------------------------------------------
+
+def seeds_from_ids(index: Index, gen_ids: list[str]) -> tuple[dict[str, None], list[str]]:
+    """Generation keys to rename to the ID their metadata implies; an unknown ID is an error."""
+    seeds: dict[str, None] = {}
+    warnings: list[str] = []
+    for gen_id in gen_ids:
+        found = index.by_id.get(gen_id.strip())
+        if not found:
+            raise UsageError(f"{gen_id} names no generation folder under gens/")
+        for gen in found:
+            seeds[gen.key] = None
+    return seeds, warnings
+
+
+def seeds_from_mapping(index: Index, entries: list[Entry]) -> tuple[dict[str, str], list[str]]:
+    seeds: dict[str, str] = {}
+    warnings = []
+    for e in entries:
+        found = [g for g in index.by_id.get(e.old_id, ()) if not e.stage or g.stage == e.stage]
+        where = f"mapping line {e.line}"
+        if not found:
+            raise UsageError(f"{where}: {e.old_id} names no generation folder under gens/"
+                             + (f"{e.stage}/" if e.stage else ""))
+        if len(found) > 1:
+            raise UsageError(f"{where}: {e.old_id} exists in {', '.join(g.stage for g in found)}; "
+                             "add a stage column to the mapping")
+        gen = found[0]
+        if gen.key in seeds:
+            raise UsageError(f"{where}: {gen.stage} {e.old_id} is mapped twice")
+        if e.new_id == e.old_id:
+            warnings.append(f"{where}: {e.old_id} maps to itself; nothing to rename")
+            continue
+        shape = ids.classify(e.new_id)
+        if shape.kind != ids.DETERMINISTIC or shape.prefix_stage != gen.stage:
+            warnings.append(f"{where}: new ID {e.new_id} is not a deterministic {gen.stage} ID")
+        seeds[gen.key] = e.new_id
+    return seeds, warnings
+
+
+def impact(store: Store, gen_ids: list[str] | None = None, entries: list[Entry] | None = None) -> Impact:
+    """Every place to update for the renames: GEN_IDs (to the IDs their metadata implies) or a
+    mapping; their descendants follow (cascade)."""
+    index = Index(store)
+    if entries is not None:
+        seeds, warnings = seeds_from_mapping(index, entries)
+        nodes = cascade(store, seeds, index, seed_cause="mapping")
+    else:
+        seeds, warnings = seeds_from_ids(index, gen_ids or [])
+        nodes = cascade(store, seeds, index, seed_cause="given")
+    result: MappingResult = result_of(index, nodes, None)
+
+    for key in seeds:
+        n = nodes[key]
+        if not n.renamed:
+            if n.problem:
+                warnings.append(f"{n.gen.stage} {n.gen.gen_id}: no ID can be computed ({n.problem}); not renamed")
+            else:
+                warnings.append(f"{n.gen.stage} {n.gen.gen_id} already has the ID its metadata implies; not renamed")
+        elif n.cause == "mapping" and n.candidate and n.candidate != n.new_id:
+            warnings.append(f"{n.gen.stage} {n.gen.gen_id}: mapped to {n.new_id}, but its metadata implies "
+                            f"{n.candidate}")
+    for b in result.blocked:
+        warnings.append(f"{b['stage']} {b['gen_id']} (below {b['via']}) gets no new ID: {b['problem']}")
+
+    out = Impact(result.renames, [], result.conflicts, result.blocked, warnings)
+    if result.renames:
+        out.places = places(store, index, result.renames, nodes, out.warnings)
+    _drawing(out, index, nodes)
+    return out
+
+
+class _Renames:
+    """Look up the rename a mention of an old ID belongs to, preferring the stage the place implies."""
+
+    def __init__(self, renames: list[Rename]):
+        self.by_old: dict[str, list[Rename]] = {}
+        for r in renames:
+            self.by_old.setdefault(r.old_id, []).append(r)
+
+    def __contains__(self, old_id: str) -> bool:
+        return old_id in self.by_old
+
+    def get(self, old_id: str, stage: str = "") -> Rename | None:
+        found = self.by_old.get(old_id)
+        if not found:
+            return None
+        return next((r for r in found if r.stage == stage), found[0])
+
+
+def places(store: Store, index: Index, renames: list[Rename], nodes: dict, warnings: list[str]) -> list[Place]:
+    lookup = _Renames(renames)
+    out: list[Place] = []
+    for r in renames:
+        out.append(Place(r.old_id, r.new_id, r.stage, _cause(r), "folder", f"gens/{r.stage}/{r.old_id}",
+                         old_value=f"gens/{r.stage}/{r.old_id}", new_value=f"gens/{r.stage}/{r.new_id}",
+                         action="rename folder"))
+        out.append(Place(r.old_id, r.new_id, r.stage, _cause(r), "partition", "", column=PARTITION_SET[r.stage],
+                         old_value=r.old_id, new_value=r.new_id,
+                         action=f"delete_dynamic_partition({PARTITION_SET[r.stage]}, old); "
+                                f"add_dynamic_partitions({PARTITION_SET[r.stage]}, [new])"))
+
+    # metadata.json: already in memory for every generation, so every one is searched.
+    touched: set[str] = set()
+    renamed_keys = {f"{r.stage}/{r.old_id}" for r in renames}
+    for gen in store.generations:
+        if gen.meta is None:
+            continue
+        found = _json_places(gen.meta, gen, f"{gen.metadata_path}", lookup, renamed_keys)
+        if found or gen.key in renamed_keys:
+            touched.add(gen.key)
+        out += found
+    # raw_metadata.json / parsed_metadata.json: only of the generations concerned.
+    concerned = set(touched)
+    for r in renames:
+        gen = index.get(r.stage, r.old_id)
+        if gen is not None:
+            concerned.add(gen.key)
+            concerned.update(d.key for d in index.descendants(gen))
+    for key in sorted(concerned):
+        gen = index.by_key[key]
+        for name in RUN_METADATA_FILES:
+            if name not in gen.files:
+                continue
+            value = _read_json(store, f"{gen.path}/{name}", warnings)
+            if value is not None:
+                out += _json_places(value, gen, f"{gen.path}/{name}", lookup, set())
+
+    # membership rows (the gen_id column) and every other reference the scan collected.
+    for cohort in store.cohorts:
+        for m in cohort.members:
+            r = lookup.get(m.gen_id, m.stage)
+            if r is not None:
+                out.append(Place(r.old_id, r.new_id, r.stage, _cause(r), "membership", cohort.membership_path,
+                                 m.line, "gen_id", old_value=m.gen_id, new_value=r.new_id, action="replace cell"))
+    for ref in store.references:
+        r = lookup.get(ref.gen_id, ref.stage)
+        if r is None:
+            continue
+        out.append(_reference_place(ref, r))
+    out += _text_places(store, lookup, warnings)
+    order = {(r.stage, r.old_id): i for i, r in enumerate(renames)}
+    out.sort(key=lambda p: (order[(p.stage, p.old_id)], KIND_ORDER[p.kind], p.path, p.line or 0,
+                            p.column, p.pointer))
+    return out
+
+
+def _cause(r: Rename) -> str:
+    return f"cascade from {r.via}" if r.cause == "cascade" and r.via else r.cause
+
+
+def _reference_place(ref, r: Rename) -> Place:
+    base = dict(old_id=r.old_id, new_id=r.new_id, stage=r.stage, cause=_cause(r), path=ref.path, line=ref.line,
+                column=ref.column)
+    if ref.kind == "selection":
+        return Place(kind="selection", old_value=ref.gen_id, new_value=r.new_id, action="replace line", **base)
+    if ref.kind == "file_name":
+        folder, _, name = ref.path.rpartition("/")
+        new_name = name.replace(ref.gen_id, r.new_id, 1)
+        return Place(kind="file_name", old_value=ref.path, new_value=f"{folder}/{new_name}" if folder else new_name,
+                     action="rename file", **base)
+    kind = "membership" if ref.path.endswith("membership.csv") else ("csv_path" if ref.kind == "path" else "csv")
+    if kind == "csv_path":
+        return Place(kind=kind, old_value=f"gens/{ref.stage}/{r.old_id}", new_value=f"gens/{ref.stage}/{r.new_id}",
+                     action="replace the ID inside the path", **base)
+    return Place(kind=kind, old_value=ref.gen_id, new_value=r.new_id, action="replace cell", **base)
+
+
+def _escape_pointer(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def _strings(value, pointer: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, f"{pointer}/{_escape_pointer(str(k))}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, f"{pointer}/{i}")
+    elif isinstance(value, str):
+        yield pointer, value
+
+
+def mentions(text: str, lookup: _Renames) -> list[str]:
+    """Old IDs that `text` holds whole or as a path component / word (never as part of a longer ID)."""
+    if text.strip() in lookup:
+        return [text.strip()]
+    return sorted({t for t in _TOKEN.findall(text) if t in lookup})
+
+
+def replace_id(text: str, old: str, new: str) -> str:
+    if text.strip() == old:
+        return text.replace(old, new)
+    return re.sub(rf"(?<![0-9A-Za-z_-]){re.escape(old)}(?![0-9A-Za-z_-])", new, text)
+
+
+def _stage_hint(gen: Generation, pointer: str, text: str, old: str) -> str:
+    m = re.search(rf"gens[/\\](draft|essay|evaluation)[/\\]{re.escape(old)}(?![0-9A-Za-z_-])", text)
+    if m:
+        return m.group(1)
+    if pointer == "/gen_id":
+        return gen.stage
+    if pointer == "/parent_gen_id":
+        return ids.PARENT_STAGE.get(gen.stage, "")
+    if pointer == "/draft_gen_id":
+        return "draft"
+    return gen.stage
+
+
+def _json_places(value: dict, gen: Generation, path: str, lookup: _Renames, renamed_keys: set[str]) -> list[Place]:
+    out = []
+    own = None
+    if gen.key in renamed_keys:
+        own = lookup.get(gen.gen_id, gen.stage)
+    saw_gen_id = False
+    for pointer, text in _strings(value):
+        for old in mentions(text, lookup):
+            r = lookup.get(old, _stage_hint(gen, pointer, text, old))
+            if pointer == "/gen_id" and own is not None and r is not own:
+                continue  # handled below: the own gen_id always becomes the new ID
+            if pointer == "/gen_id" and r is own:
+                saw_gen_id = True
+            out.append(Place(r.old_id, r.new_id, r.stage, _cause(r), "json", path, pointer=pointer,
+                             old_value=text, new_value=replace_id(text, r.old_id, r.new_id), action="set value"))
+    if own is not None and path.endswith("/metadata.json") and not saw_gen_id:
+        # The folder name is the ID: metadata must say so after the rename, whatever it says now.
+        current = value.get("gen_id")
+        out.append(Place(own.old_id, own.new_id, own.stage, _cause(own), "json", path, pointer="/gen_id",
+                         old_value="" if current is None else str(current), new_value=own.new_id,
+                         action="set value"))
+    return out
+
+
+def _read_json(store: Store, rel: str, warnings: list[str]):
+    path = os.path.join(store.root, rel)
+    real = os.path.realpath(path)
+    if not (real == store.root or real.startswith(store.root + os.sep)):
+        warnings.append(f"{rel}: symlink leads outside the data root; not read")
+        return None
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_JSON_BYTES + 1)
+    except OSError as exc:
+        warnings.append(f"{rel}: cannot read: {exc.strerror or exc}")
+        return None
+    if len(raw) > MAX_JSON_BYTES:
+        warnings.append(f"{rel}: larger than {MAX_JSON_BYTES // (1024 * 1024)} MiB; not searched")
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        warnings.append(f"{rel}: not JSON; not searched")
+        return None
+
+
+def _text_places(store: Store, lookup: _Renames, warnings: list[str]) -> list[Place]:
+    """Mentions in results/*.md (the hand-written README next to the curated essays)."""
+    out: list[Place] = []
+    folder = os.path.join(store.root, "results")
+    if not os.path.isdir(folder):
+        return out
+    for name in sorted(os.listdir(folder)):
+        if not name.lower().endswith(".md"):
+            continue
+        rel = f"results/{name}"
+        path = os.path.join(folder, name)
+        real = os.path.realpath(path)
+        if not real.startswith(store.root + os.sep) or not os.path.isfile(path):
+            if os.path.islink(path):
+                warnings.append(f"{rel}: symlink leads outside the data root; not read")
+            continue
+        try:
+            with open(path, "rb") as fh:
+                text = fh.read().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            warnings.append(f"{rel}: cannot read: {exc}")
+            continue
+        for line_no, line in enumerate(text.splitlines(), 1):
+            for old in mentions(line, lookup):
+                r = lookup.get(old, "essay")
+                out.append(Place(r.old_id, r.new_id, r.stage, _cause(r), "text", rel, line_no,
+                                 old_value=line, new_value=replace_id(line, r.old_id, r.new_id),
+                                 action="replace text"))
+    return out
+
+
+# --- drawings ------------------------------------------------------------------------------------
+
+def _drawing(out: Impact, index: Index, nodes: dict) -> None:
+    """The cascade as a graph: renamed generations, the kept parents of the first renames, and
+    descendants that get no new ID; edges go parent -> child."""
+    keys: dict[str, str] = {}
+    for r in out.renames:
+        keys[f"{r.stage}/{r.old_id}"] = "renamed"
+    for b in out.blocked:
+        keys[f"{b['stage']}/{b['gen_id']}"] = "blocked"
+    for key in list(keys):
+        parent = index.parent.get(key)
+        if parent is not None and parent.key not in keys:
+            keys[parent.key] = "kept"
+    for key, role in keys.items():
+        gen = index.by_key[key]
+        n = nodes.get(key)
+        out.nodes[key] = {"stage": gen.stage, "old_id": gen.gen_id,
+                          "new_id": n.new_id if n is not None and n.renamed else "", "role": role}
+    for key in keys:
+        parent = index.parent.get(key)
+        if parent is not None and parent.key in keys:
+            out.edges.append((parent.key, key))
+    order = {s: i for i, s in enumerate(ids.STAGES)}
+    out.nodes = dict(sorted(out.nodes.items(), key=lambda kv: (order[kv[1]["stage"]], kv[1]["old_id"])))
+    position = {key: i for i, key in enumerate(out.nodes)}
+    out.edges.sort(key=lambda e: (position[e[0]], position[e[1]]))
+
+
+def _node_names(impact: Impact) -> dict[str, str]:
+    return {key: f"n{i}" for i, key in enumerate(impact.nodes)}
+
+
+def _label_lines(node: dict) -> list[str]:
+    lines = [node["stage"], node["old_id"]]
+    if node["role"] == "renamed":
+        lines.append("→ " + node["new_id"])
+    elif node["role"] == "kept":
+        lines.append("(kept)")
+    else:
+        lines.append("(no new ID)")
+    return lines
+
+
+def _mermaid_text(text: str) -> str:
+    return (text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;"))
+
+
+def to_mermaid(impact: Impact) -> str:
+    names = _node_names(impact)
+    out = ["flowchart LR"]
+    for key, node in impact.nodes.items():
+        label = "<br/>".join(_mermaid_text(line) for line in _label_lines(node))
+        out.append(f'  {names[key]}["{label}"]:::{node["role"]}')
+    for parent, child in impact.edges:
+        out.append(f"  {names[parent]} --> {names[child]}")
+    out += ["  classDef renamed fill:#fff3cd,stroke:#b58900;",
+            "  classDef kept fill:#eeeeee,stroke:#999999;",
+            "  classDef blocked fill:#f8d7da,stroke:#dc3545;"]
+    return "\n".join(out) + "\n"
+
+
+def _dot_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+
+
+DOT_STYLE = {"renamed": 'style=filled, fillcolor="#fff3cd"', "kept": 'style=filled, fillcolor="#eeeeee"',
+             "blocked": 'style=filled, fillcolor="#f8d7da"'}
+
+
+def to_dot(impact: Impact) -> str:
+    names = _node_names(impact)
+    out = ["digraph cascade {", "  rankdir=LR;", "  node [shape=box, fontname=monospace];"]
+    for key, node in impact.nodes.items():
+        label = "\\n".join(_dot_text(line) for line in _label_lines(node))
+        out.append(f'  {names[key]} [label="{label}", {DOT_STYLE[node["role"]]}];')
+    for parent, child in impact.edges:
+        out.append(f"  {names[parent]} -> {names[child]};")
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def to_markdown(impact: Impact) -> str:
+    from lineage.output import rows_to_markdown
+
+    parts = ["# Rename impact\n\n", "## Renames\n\n",
+             rows_to_markdown([r.as_dict() for r in impact.renames], RENAME_COLUMNS)]
+    if impact.conflicts:
+        parts += ["\n## Conflicts\n\n",
+                  rows_to_markdown(impact.conflicts, ["kind", "stage", "new_id", "old_ids", "message"])]
+    parts += ["\n## Places to update\n\n", rows_to_markdown([p.as_dict() for p in impact.places], PLACE_COLUMNS)]
+    if impact.warnings:
+        parts += ["\n## Warnings\n\n"] + [f"- {w}\n" for w in impact.warnings]
+    return "".join(parts)
