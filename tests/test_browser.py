@@ -1,0 +1,212 @@
+"""Neo4j Browser guide and style, the guide server, `lineage neo4j status`, docker-compose.yml.
+
+None of this needs Docker. The one test that runs the guide's Cypher needs a server from
+NEO4J_URI (skipped without it, failed instead with LINEAGE_REQUIRE_NEO4J=1).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.request
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from lineage import browser, neo4j_server
+from lineage.cli import app
+from lineage.loaders.neo4j_graph import NODE_LABELS, REL_TYPES
+from lineage.queries.catalog import QUERIES
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples" / "data"
+BLOCK = re.compile(r"```cypher\n(.*?)\n```", re.S)
+
+
+@pytest.fixture(scope="module")
+def examples():
+    return browser.examples_for(EXAMPLES)
+
+
+@pytest.fixture(scope="module")
+def guide_md(examples):
+    return browser.guide(examples)
+
+
+def _slides(md: str) -> list[str]:
+    return md.split("\n---\n")
+
+
+def test_guide_has_a_block_equal_to_every_query(guide_md):
+    blocks = BLOCK.findall(guide_md)
+    for name, q in QUERIES.items():
+        assert q.cypher.strip() in [b.strip() for b in blocks], f"no cypher block for {name}"
+        slide = next(s for s in _slides(guide_md) if s.lstrip().startswith(f"# `{name}`"))
+        assert q.summary in slide
+        for param in ("root", *q.params, *(k for k, _ in q.fixed)):
+            assert f"${param}" in slide, f"{name}: ${param} not named"
+        for key, value in q.fixed:
+            assert f":param {key} => '{value}'" in slide
+
+
+def test_first_slide_sets_root_and_gen_id(guide_md, examples):
+    first = _slides(guide_md)[0]
+    assert examples.found and examples.root == os.path.realpath(EXAMPLES)
+    assert f"```cypher\n:param root => '{examples.root}'\n```" in first
+    assert re.search(r"```cypher\n:param gen_id => 'd_[0-9a-z]+'\n```", first)
+    assert len(_slides(guide_md)) == len(QUERIES) + 2  # intro, graph views, one per query
+
+
+def test_guide_without_data_root_uses_placeholders():
+    md = browser.guide(browser.examples_for(None))
+    assert f":param root => '{browser.PLACEHOLDER_ROOT}'" in md
+    assert "placeholders" in _slides(md)[0]
+
+
+def test_cypher_string_escapes_quotes_and_backslashes():
+    assert browser.cypher_string("it's a\\b") == "'it\\'s a\\\\b'"
+
+
+def test_grass_styles_every_label_and_relationship():
+    style = browser.grass()
+    labels = {label for group in NODE_LABELS for label in group} | {"Lineage", "LoadRun"}
+    for label in labels:
+        assert re.search(rf"node\.{label} \{{[^}}]*color: #[0-9A-F]{{6}};[^}}]*caption: \"{{", style), label
+    for rel in REL_TYPES:
+        assert f"relationship.{rel} {{" in style
+    colours = {label: re.search(rf"node\.{label} \{{\s*color: (#[0-9A-F]{{6}})", style).group(1)
+               for label in ("Draft", "Essay", "Evaluation", "Missing", "Cohort", "Artifact", "Problem")}
+    assert len(set(colours.values())) == len(colours), colours
+    assert colours["Missing"] == "#E0312E"
+    assert 'node.Cohort {' in style and 'caption: "{cohort_id}"' in style
+    assert re.search(r'node\.Artifact \{[^}]*caption: "\{path\}"', style)
+    assert re.search(r'node\.Draft \{[^}]*caption: "\{gen_id\}"', style)
+
+
+def test_browser_url_and_commands():
+    assert browser.browser_url(7474, 7687, True) == \
+        "http://localhost:7474/browser/?dbms=bolt://localhost:7687&preselectAuthMethod=NO_AUTH"
+    assert browser.browser_url(7474, 7687, False) == "http://localhost:7474/browser/?dbms=bolt://localhost:7687"
+    assert browser.browser_commands(7480) == [":guide http://localhost:7480/guide.md",
+                                              ":style http://localhost:7480/lineage.grass"]
+
+
+def _request(url: str, method: str = "GET", headers: dict | None = None):
+    req = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            return resp.status, resp.headers, resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers, exc.read()
+
+
+def test_server_answers_get_and_options_with_cors(guide_md):
+    with browser.GuideServer(guide_md, browser.grass(), port=0) as server:
+        status, headers, body = _request(server.url(browser.GUIDE_FILE, host="127.0.0.1"),
+                                         headers={"Origin": "http://localhost:7474"})
+        assert status == 200 and body.decode() == guide_md
+        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert headers["Content-Type"].startswith("text/markdown")
+
+        status, headers, body = _request(server.url(browser.STYLE_FILE, host="127.0.0.1"))
+        assert status == 200 and body.decode() == browser.grass()
+        assert headers["Access-Control-Allow-Origin"] == "*"
+
+        # Browser's preflight: it sends cache-control and pragma headers.
+        status, headers, body = _request(server.url(browser.GUIDE_FILE, host="127.0.0.1"), "OPTIONS",
+                                         {"Origin": "http://localhost:7474",
+                                          "Access-Control-Request-Method": "GET",
+                                          "Access-Control-Request-Headers": "cache-control,pragma"})
+        assert status == 204 and body == b""
+        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert "GET" in headers["Access-Control-Allow-Methods"]
+        assert "cache-control" in headers["Access-Control-Allow-Headers"]
+
+        status, headers, _ = _request(server.url("nothing.md", host="127.0.0.1"))
+        assert status == 404 and headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_make_server_refuses_a_busy_port():
+    with browser.GuideServer("", "", port=0) as busy:
+        with pytest.raises(Exception, match="cannot serve on 127.0.0.1"):
+            browser.make_server(None, busy.port)
+
+
+def test_script_is_found():
+    assert neo4j_server.script_path().name == "neo4j.sh"
+
+
+def test_status_exit_codes_with_a_nonexistent_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("LINEAGE_NEO4J_HOME", str(tmp_path / "no" / "such" / "home"))
+    monkeypatch.setenv("LINEAGE_NEO4J_EPHEMERAL_HOME", str(tmp_path / "no" / "ephemeral"))
+    runner = CliRunner()
+    result = runner.invoke(app, ["neo4j", "status"])
+    assert result.exit_code == neo4j_server.NOT_RUNNING, result.output
+    assert "not running" in result.output
+    result = runner.invoke(app, ["neo4j", "status", "--ephemeral", "--bolt-port", "1"])
+    assert result.exit_code == neo4j_server.NOT_RUNNING, result.output
+    # stop of an instance that is not running is not an error
+    assert runner.invoke(app, ["neo4j", "stop"]).exit_code == 0
+
+
+def test_start_without_password_is_a_usage_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("LINEAGE_NEO4J_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
+    result = CliRunner().invoke(app, ["neo4j", "start"])
+    assert result.exit_code == 2
+    assert "NEO4J_PASSWORD is not set" in result.output
+    monkeypatch.setenv("NEO4J_PASSWORD", "short")
+    result = CliRunner().invoke(app, ["neo4j", "start"])
+    assert result.exit_code == 2 and "too short" in result.output and "short'" not in result.output
+    assert not (tmp_path / "home").exists()
+
+
+def test_compose_file_key_facts():
+    text = (REPO / "docker-compose.yml").read_text(encoding="utf-8")
+    try:
+        import yaml
+    except ImportError:
+        yaml = None
+    if yaml:
+        service = yaml.safe_load(text)["services"]["neo4j"]
+        env, ports, health = service["environment"], service["ports"], service["healthcheck"]["test"]
+        assert service["image"] == "neo4j:5.26-community"
+        assert {v.split(":", 1)[1] for v in service["volumes"]} == {"/data", "/logs", "/import", "/plugins"}
+    else:
+        env = dict(re.findall(r"^\s+(NEO4J_\w+): \"([^\"]*)\"", text, re.M))
+        ports = re.findall(r"^\s+- \"([\d.:]+)\"", text, re.M)
+        health = text
+        assert "image: neo4j:5.26-community" in text
+        for volume in ("/data", "/logs", "/import", "/plugins"):
+            assert f":{volume}\n" in text
+    assert env["NEO4J_AUTH"].startswith("neo4j/${NEO4J_PASSWORD:?")  # no default password
+    assert not re.search(r"NEO4J_AUTH:\s*\"?neo4j/[^$]", text)
+    assert "NEO4J_PLUGINS" in env and "NEO4J_server_memory_pagecache_size" in env
+    assert sorted(ports) == ["127.0.0.1:7474:7474", "127.0.0.1:7687:7687"]
+    assert "wget --no-verbose --tries=1 --spider localhost:7474 || exit 1" in str(health)
+
+
+def test_guide_queries_run_on_neo4j(guide_md, examples):
+    """Every block of the guide parses and runs on a real server with the examples loaded."""
+    if not os.environ.get("NEO4J_URI"):
+        if os.environ.get("LINEAGE_REQUIRE_NEO4J") == "1":
+            pytest.fail("Neo4j is required (LINEAGE_REQUIRE_NEO4J=1) but NEO4J_URI is not set")
+        pytest.skip("NEO4J_URI is not set")
+    from lineage.loaders.neo4j_graph import Connection, load
+    from lineage.loaders.store import scan
+
+    conn = Connection.from_env()
+    load(conn, scan(str(EXAMPLES)))
+    driver = conn.driver()
+    try:
+        for slide in _slides(guide_md):
+            params = {"root": examples.root, "gen_id": examples.gen_id}
+            for block in BLOCK.findall(slide):
+                match = re.fullmatch(r":param (\w+) => '(.*)'", block.strip())
+                if match:
+                    params[match.group(1)] = match.group(2)
+                    continue
+                driver.execute_query(block, params, database_=conn.database)
+    finally:
+        driver.close()
