@@ -75,9 +75,13 @@ def build(store: Store) -> GraphData:
     def resolve(gen_id: str, stage: str, exact: bool) -> str:
         stages = by_id.get(gen_id)
         if stages:
-            if stage in stages:
-                return stages[stage]
+            key = stages.get(stage)
+            if key is not None:
+                return key
             if not exact:
+                if len(stages) == 1:  # the usual case: an ID lives in one stage
+                    for key in stages.values():
+                        return key
                 return next(stages[s] for s in STAGES if s in stages)
         missing.add(gen_id)
         return missing_key(gen_id)
