@@ -223,8 +223,8 @@ def audit(
         raise UsageError(f"unknown stage(s): {', '.join(bad_stage)}; expected {', '.join(ids.STAGES)}")
     overrides = _parse_severity(severity or [])
     _check_output_place(data_root, output)
-    store, _ = _load(data_root, no_progress)
     start = time.perf_counter()
+    store, _ = _load(data_root, no_progress)
     conn = _connection(uri, user, database, password_prompt) if backend == BackendName.neo4j else None
     report = run_audit(_backend(store, backend, conn), str(data_root), catalog.select(check), overrides, stage)
     write_report(report, format.value, output)
@@ -345,8 +345,8 @@ def orphans(
     if csv_file:
         format, output = Format.csv, csv_file
     _check_output_place(data_root, output)
-    store, _ = _load(data_root, no_progress)
     start = time.perf_counter()
+    store, _ = _load(data_root, no_progress)
     report = run_audit(_backend(store, BackendName.networkx), str(data_root), catalog.select(ORPHAN_CHECKS))
     rows = [orphan_row(f.as_dict()) for f in report.findings]
     emit_rows(rows, ORPHAN_COLUMNS, format.value, output, title="Broken references")
@@ -477,6 +477,353 @@ def query(
     err.print(f"lineage: {name}: {len(rows):,} rows", markup=False)
 
 
+# --- cohorts ---------------------------------------------------------------------------------
+
+cohorts_app = typer.Typer(help="Cohort rebuilds: what each mode would reuse, mint and pay for.",
+                          no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+app.add_typer(cohorts_app, name="cohorts")
+
+
+@cohorts_app.command("simulate")
+@command
+def cohorts_simulate(
+    data_root: DataRoot,
+    selection: Annotated[Optional[Path], typer.Option("--selection", help="Selected essays from this file (selected_essays.txt rules).", show_default=False)] = None,
+    essay: Annotated[Optional[list[str]], typer.Option("--essay", help="A selected essay ID (repeatable).", show_default=False)] = None,
+    sample: Annotated[Optional[int], typer.Option("--sample", min=1, help="Select N legacy essays, chosen deterministically with --seed.", show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for --sample.")] = 0,
+    cartesian: Annotated[Optional[str], typer.Option("--cartesian", help="Also simulate a Cartesian build and rebuild of this cohort from its manifest.json.", show_default=False)] = None,
+    evaluation_template: Annotated[Optional[list[str]], typer.Option("--evaluation-template", help="Evaluation template instead of the active ones (repeatable).", show_default=False)] = None,
+    evaluation_model: Annotated[Optional[list[str]], typer.Option("--evaluation-model", help="Evaluation model instead of the for_evaluation ones (repeatable).", show_default=False)] = None,
+    replicates: Annotated[Optional[list[str]], typer.Option("--replicates", help="Override a replicate count: STAGE=N (repeatable).", show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Simulate forced materialization (raw.txt/parsed.txt do not spare llm calls).")] = False,
+    detail: Annotated[bool, typer.Option("--detail", help="Add one row per selected essay and mode (CSV: only those rows).")] = False,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    no_progress: NoProgressOpt = False,
+):
+    """Simulate a cohort rebuild of selected essays in every mode, side by side, without writing.
+
+    Modes: regenerate, reuse-drafts, reuse-essays, reuse-essays+fill-up, current (today's
+    behaviour), and with --cartesian the Cartesian build and rebuild (fixed replicates, and the
+    2025-09-30..10-04 allocator). Per mode and stage: reused and new generations (real
+    deterministic IDs, the allocator's first-gap rule, legacy IDs invisible to it) and LLM calls.
+    Input: --selection FILE, --essay ID, --sample N, or the data root's 2_tasks/selected_essays.txt.
+
+    Example: lineage cohorts simulate data/ --sample 5 --seed 1 --detail --format md
+    """
+    from lineage import cohorts
+    from lineage.loaders.store import StoreError, scan
+
+    if sum(x is not None for x in (selection, essay or None, sample)) > 1:
+        raise UsageError("use one of --selection, --essay and --sample")
+    overrides = cohorts.parse_replicate_overrides(replicates or [])
+    _check_output_place(data_root, output)
+    if not (data_root / "gens").is_dir():
+        raise UsageError(f"no gens/ folder under {data_root} (is this a data root?)")
+    chosen = None
+    if selection is not None:
+        chosen = cohorts.read_selection_file(str(selection))
+    elif essay:
+        chosen = cohorts.SelectionInput(source="--essay", essays=[e.strip() for e in essay if e.strip()])
+    try:
+        with _progress(not no_progress) as progress:
+            store = scan(str(data_root), progress)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    sim = cohorts.simulate(store, selection=chosen, sample=(sample, seed) if sample else None, cartesian=cartesian,
+                           evaluation_templates=evaluation_template, evaluation_models=evaluation_model,
+                           replicates=overrides, force=force)
+    for warning in sim.warnings:
+        err.print(f"lineage: warning: {warning}", markup=False)
+    if not detail:
+        sim.document.pop("detail", None)
+    titles = ("Rebuild simulation: per mode and stage", "Legacy generations: reused or regenerated",
+              "Per selected essay")
+    if format == Format.json:
+        emit_rows([], [], "json", output, document=sim.document)
+    elif format == Format.csv:
+        if detail:
+            emit_rows(sim.detail_rows, cohorts.DETAIL_COLUMNS, "csv", output)
+        else:
+            emit_rows(sim.summary_rows, cohorts.SUMMARY_COLUMNS, "csv", output)
+    else:
+        with destination(output) as out:
+            sections = [(titles[0], sim.summary_rows, cohorts.SUMMARY_COLUMNS),
+                        (titles[1], sim.legacy_rows, cohorts.LEGACY_COLUMNS)]
+            if detail and sim.detail_rows:
+                sections.append((titles[2], sim.detail_rows, cohorts.DETAIL_COLUMNS))
+            console = console_for(out) if format == Format.table else None
+            for i, (title, rows, columns) in enumerate(sections):
+                if console is not None:
+                    console.print(rows_to_table(rows, columns, title))
+                    if i == 1:
+                        for line in sim.answer:
+                            console.print(line, markup=False, highlight=False)
+                else:
+                    out.write(f"## {title}\n\n{rows_to_markdown(rows, columns)}\n")
+                    if i == 1:
+                        out.write("".join(f"- {line}\n" for line in sim.answer) + "\n")
+    totals = ", ".join(f"{m['mode']} {m['llm_calls']:,}" for m in sim.document["modes"])
+    what = []
+    if sim.document["input"]:
+        what.append(f"{len(sim.document['input']['essays']):,} selected essays")
+    if sim.document["cartesian"]:
+        what.append(f"cohort {sim.document['cartesian']['cohort_id']}")
+    err.print(f"lineage: simulated {' and '.join(what)}; LLM calls: {totals}", markup=False)
+
+
+# --- ids and impact --------------------------------------------------------------------------
+
+class IdsOnly(str, Enum):
+    all = "all"
+    changed = "changed"
+
+
+class RenameScope(str, Enum):
+    all = "all"
+    legacy = "legacy"
+    mismatch = "mismatch"
+
+
+class ImpactFormat(str, Enum):
+    table = "table"
+    json = "json"
+    md = "md"
+    csv = "csv"
+    mermaid = "mermaid"
+    dot = "dot"
+
+
+def _check_stages(stage: Optional[list[str]]) -> None:
+    bad = [s for s in stage or [] if s not in ids.STAGES]
+    if bad:
+        raise UsageError(f"unknown stage(s): {', '.join(bad)}; expected {', '.join(ids.STAGES)}")
+
+
+@app.command("ids")
+@command
+def ids_report(
+    data_root: DataRoot,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    stage: Annotated[Optional[list[str]], typer.Option("--stage", help="Only rows of this stage (repeatable).")] = None,
+    only: Annotated[IdsOnly, typer.Option("--only", help="'changed': only generations a rebuild regenerates.")] = IdsOnly.all,
+    mapping_csv: Annotated[Optional[Path], typer.Option("--mapping-csv", help="Write stage,old_id,new_id for every ID that changes (the whole cascade).")] = None,
+    mapping_only: Annotated[RenameScope, typer.Option("--mapping-only", help="Renames in --mapping-csv: legacy IDs, mismatched IDs, or all; each with its cascade.")] = RenameScope.all,
+    no_progress: NoProgressOpt = False,
+):
+    """Stored, recomputed and cascaded ID of every generation, and what a rebuild would regenerate.
+
+    The cascaded ID is computed from the parent's cascaded ID (drafts -> essays -> evaluations).
+    Read-only.
+
+    Example: lineage ids data/ --only changed --mapping-csv renames.csv
+    """
+    from lineage.rename import ID_COLUMNS, id_report, mapping, mapping_rows
+
+    _check_stages(stage)
+    _check_output_place(data_root, output, mapping_csv)
+    store, seconds = _load(data_root, no_progress)
+    rows, totals = id_report(store, stage, only == IdsOnly.changed)
+    emit_rows(rows, ID_COLUMNS, format.value, output, title="Generation IDs")
+    if mapping_csv:
+        result = mapping(store, mapping_only.value)
+        emit_rows(mapping_rows(result), ["stage", "old_id", "new_id"], "csv", str(mapping_csv))
+        err.print(f"lineage: wrote {len(result.renames):,} renames to {mapping_csv}", markup=False)
+    err.print(f"lineage: OK: {totals['generations']:,} generations: {totals['reuse']:,} reuse, "
+              f"{totals['regenerate']:,} regenerate ({totals['renamed']:,} new IDs, {totals['no_id']:,} without "
+              f"an ID), {totals['llm_calls']:,} LLM calls for a rebuild, {totals['conflicts']:,} conflicts "
+              f"({seconds:.1f}s)", markup=False)
+
+
+@app.command()
+@command
+def impact(
+    data_root: DataRoot,
+    gen_ids: Annotated[Optional[list[str]], typer.Argument(help="Generations to rename to the IDs their metadata implies.", show_default=False)] = None,
+    mapping_file: Annotated[Optional[Path], typer.Option("--mapping", help="A CSV with old_id,new_id[,stage] columns instead of GEN_IDs.")] = None,
+    format: Annotated[ImpactFormat, typer.Option("--format", "-f", help="Output format; mermaid and dot draw the cascade.")] = ImpactFormat.table,
+    output: OutputOpt = None,
+    no_progress: NoProgressOpt = False,
+):
+    """List every place a rename must update: folders, JSON fields, CSV cells, selection lines,
+    results/, Dagster partition keys, and the descendants renamed with it. Read-only.
+
+    Exit 1 when two renames collide or a new ID already exists.
+
+    Example: lineage impact data/ 43ftibqi56628az1 --format md
+    """
+    from lineage.impact import PLACE_COLUMNS, RENAME_COLUMNS, check_ids, impact as find_impact, read_mapping
+    from lineage.impact import to_dot, to_markdown, to_mermaid
+
+    check_ids(gen_ids or [])
+    if bool(gen_ids) == bool(mapping_file):
+        raise UsageError("give GEN_IDs or --mapping FILE (one of the two)")
+    entries = read_mapping(str(mapping_file)) if mapping_file else None
+    _check_output_place(data_root, output)
+    store, seconds = _load(data_root, no_progress)
+    result = find_impact(store, gen_ids=gen_ids, entries=entries)
+    rows = [p.as_dict() for p in result.places]
+    fmt = format.value
+    if fmt == "json":
+        with destination(output) as out:
+            out.write(to_json(result.as_dict()))
+    elif fmt == "csv":
+        emit_rows(rows, PLACE_COLUMNS, "csv", output)
+    elif fmt == "md":
+        with destination(output) as out:
+            out.write(to_markdown(result))
+    elif fmt in ("mermaid", "dot"):
+        with destination(output) as out:
+            out.write(to_mermaid(result) if fmt == "mermaid" else to_dot(result))
+    else:
+        with destination(output) as out:
+            console = console_for(out)
+            console.print(rows_to_table([r.as_dict() for r in result.renames], RENAME_COLUMNS, "Renames"))
+            if result.conflicts:
+                console.print(rows_to_table(result.conflicts, ["kind", "stage", "new_id", "old_ids", "message"],
+                                            "Conflicts"))
+            console.print(rows_to_table(rows, PLACE_COLUMNS, "Places to update"))
+    for warning in result.warnings:
+        err.print(f"lineage: warning: {warning}", markup=False)
+    word = "FAIL" if result.conflicts else "OK"
+    err.print(f"lineage: {word}: {result.summary()} ({seconds:.1f}s)", markup=False)
+    raise typer.Exit(int(ExitStatus.FINDINGS if result.conflicts else ExitStatus.OK))
+
+
+# --- migrate ---------------------------------------------------------------------------------
+
+migrate_app = typer.Typer(help="Rename generations to their deterministic IDs: plan (read-only), simulate on a "
+                               "copy, apply in place with a write-ahead journal, resume, undo.",
+                          no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+app.add_typer(migrate_app, name="migrate")
+
+PlanArg = Annotated[Path, typer.Argument(help="A plan written by `lineage migrate plan` (or an undo plan).",
+                                         show_default=False)]
+
+
+def _say(message: str) -> None:
+    err.print(f"lineage: {message}", markup=False)
+
+
+@migrate_app.command("plan")
+@command
+def migrate_plan(
+    data_root: DataRoot,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Write the plan (JSON) here, outside the data root.",
+                                         show_default=False)],
+    stage: Annotated[Optional[list[str]], typer.Option("--stage", help="Rename IDs of this stage (repeatable); their descendants always follow.")] = None,
+    only: Annotated[RenameScope, typer.Option("--only", help="Which stored IDs to rename: legacy, mismatched, or all (with malformed).")] = RenameScope.all,
+    no_progress: NoProgressOpt = False,
+):
+    """Write a phased rename plan (drafts -> essays -> evaluations): every folder rename, every
+    byte-precise file edit, partition key changes, and a fingerprint of every file it touches.
+    Read-only: nothing under DATA_ROOT is written.
+
+    Example: lineage migrate plan data/ --only legacy --output plan.json
+    """
+    from lineage.migrate import build_plan, dumps_plan, plan_summary
+
+    _check_stages(stage)
+    _check_output_place(data_root, output)
+    store, seconds = _load(data_root, no_progress)
+    plan = build_plan(store, only.value, stage, progress=None if no_progress else _say)
+    for warning in plan["warnings"]:
+        err.print(f"lineage: warning: {warning}", markup=False)
+    with destination(output) as out:
+        out.write(dumps_plan(plan).decode())
+    _say(f"OK: plan: {plan_summary(plan)}; wrote {output} ({seconds:.1f}s scan; nothing under {data_root} written)")
+
+
+@migrate_app.command("simulate")
+@command
+def migrate_simulate(
+    plan_file: PlanArg,
+    into: Annotated[Path, typer.Option("--into", help="A new or empty folder outside the data root for the copy.",
+                                       show_default=False)],
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+):
+    """Copy the data root to --into, apply the plan to the copy, audit both and verify: renamed IDs
+    recompute, no new chain/cohort/ref findings, every other file byte-identical under its new
+    path. The original is not touched. Exit 1 when a verification fails.
+
+    Example: lineage migrate simulate plan.json --into /tmp/migrated --format md
+    """
+    from lineage.migrate import SIMULATION_COLUMNS, load_plan, simulate, simulation_rows
+
+    plan, sha = load_plan(str(plan_file))
+    _check_output_place(Path(plan["data_root"]), output)
+    doc = simulate(plan, sha, str(into), progress=_say)
+    emit_rows(simulation_rows(doc), SIMULATION_COLUMNS, format.value, output, title="Migration simulation",
+              document=doc)
+    failed = [v["name"] for v in doc["verifications"] if not v["ok"]]
+    legacy = doc["after"]["id_classes"]["legacy"]
+    _say(f"{'FAIL' if failed else 'OK'}: simulated {doc['renames']:,} renames in {doc['steps']:,} steps on {into}; "
+         f"legacy IDs {doc['before']['id_classes']['legacy']:,} -> {legacy:,}"
+         + (f"; failed: {', '.join(failed)}" if failed else "; every verification passed"))
+    raise typer.Exit(int(ExitStatus.FINDINGS if failed else ExitStatus.OK))
+
+
+@migrate_app.command("apply")
+@command
+def migrate_apply(
+    plan_file: PlanArg,
+    yes: Annotated[bool, typer.Option("--yes", help="Really apply; without it this is a dry run that writes nothing.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an apply that was interrupted (crash, kill, power loss).")] = False,
+    dagster_home: Annotated[Optional[Path], typer.Option("--dagster-home", help="Refuse while this Dagster instance has runs in progress; move partition keys through it when dagster is importable.", show_default=False)] = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+):
+    """Apply a plan in place, journaled next to the plan (PLAN.json.journal/), and write the undo
+    plan PLAN.undo.json. Without --yes: a dry run that lists the steps and writes nothing.
+
+    Example: lineage migrate apply plan.json --yes --dagster-home ~/.dagster
+    """
+    from lineage import migrate as m
+
+    plan, sha = m.load_plan(str(plan_file))
+    root = plan["data_root"]
+    m.validate_plan(plan, root)  # every path and ID, before anything is written
+    if not os.path.isdir(root):
+        raise UsageError(f"data root {root} of the plan is not a folder")
+    if dagster_home is not None:
+        runs, why = m.runs_in_progress(str(dagster_home))
+        if runs is None:
+            err.print(f"lineage: warning: {why}", markup=False)
+        elif runs:
+            shown = ", ".join(f"{r} ({s})" for r, s in runs[:3])
+            raise UsageError(f"Dagster instance {dagster_home} has {len(runs)} runs in progress ({shown}); "
+                             "wait for them to finish")
+        if not m.dagster_available():
+            err.print(f"lineage: warning: dagster is not importable; partition key changes go to "
+                      f"{m.partitions_csv(str(plan_file))} for the operator", markup=False)
+    executor = m.executor_for(str(plan_file), plan, sha, str(dagster_home) if dagster_home else None,
+                              progress=_say)
+    if not yes and not resume:
+        emit_rows(m.step_rows(plan), m.STEP_COLUMNS, format.value, output, title="Steps apply would run")
+        state = executor.journal.state()
+        if state.committed:
+            raise UsageError("dry run: this plan was already applied (see its journal); nothing written")
+        if state.begin:
+            _say("dry run: an earlier apply was interrupted; `--resume` finishes it. Nothing written")
+            return
+        problems = executor.stale()
+        if problems:
+            raise m.StaleError(f"dry run: plan is stale ({problems[0]}; {len(problems)} changes); nothing written")
+        _say(f"dry run: nothing written; {len(plan['steps']):,} steps would run on {root}; "
+             "re-run with --yes to apply")
+        return
+    result = executor.run(resume=resume)
+    if result.note:
+        _say(f"OK: {result.note}")
+        return
+    _say(f"OK: applied {plan_file}: {result.applied:,} steps done, {result.already:,} already done"
+         + (" (resumed)" if result.resumed else "") + f"; partition keys: {result.partitions}; "
+         f"undo with: lineage migrate apply {result.undo} --yes")
+
+
 # --- duplicates ------------------------------------------------------------------------------
 
 @app.command()
@@ -505,6 +852,115 @@ def duplicates(
               title="Generations with identical raw.txt")
     groups = len({r["sha256"] for r in rows})
     err.print(f"lineage: {groups:,} groups of identical raw.txt covering {len(rows):,} generations", markup=False)
+
+
+# --- neo4j: a local server and Neo4j Browser ------------------------------------------------
+
+neo4j_app = typer.Typer(
+    help="Run a local Neo4j server (jars from Maven Central, needs Java 17 and Maven) and browse the graph.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(neo4j_app, name="neo4j")
+
+EphemeralOpt = Annotated[bool, typer.Option("--ephemeral", help="A throwaway server: auth off, fresh temporary home, deleted by stop.")]
+BoltPortOpt = Annotated[Optional[int], typer.Option("--bolt-port", min=1, max=65535, help="Bolt port; default $LINEAGE_NEO4J_BOLT_PORT or 7687.", show_default=False)]
+HttpPortOpt = Annotated[Optional[int], typer.Option("--http-port", min=1, max=65535, help="HTTP port; default $LINEAGE_NEO4J_HTTP_PORT or 7474.", show_default=False)]
+
+
+def _instance(ephemeral: bool, bolt_port: Optional[int], http_port: Optional[int], timeout: Optional[int] = None):
+    from lineage.neo4j_server import Instance
+
+    return Instance(ephemeral=ephemeral, bolt_port=bolt_port, http_port=http_port, timeout=timeout)
+
+
+@neo4j_app.command("start")
+@command
+def neo4j_start(
+    ephemeral: EphemeralOpt = False,
+    bolt_port: BoltPortOpt = None,
+    http_port: HttpPortOpt = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Return once Bolt answers, or as soon as the JVM runs.")] = True,
+    timeout: Annotated[Optional[int], typer.Option("--timeout", min=1, help="Seconds to wait; default 120.", show_default=False)] = None,
+):
+    """Start the local Neo4j 5.26 server; the first start downloads the jars (about 160 MB).
+
+    The persistent server keeps its data in $LINEAGE_NEO4J_HOME and runs with authentication
+    on: the password of user neo4j comes from NEO4J_PASSWORD, or a prompt at a terminal.
+
+    Example: NEO4J_PASSWORD=... lineage neo4j start && lineage load data/
+    """
+    from lineage import neo4j_server
+
+    instance = _instance(ephemeral, bolt_port, http_port, timeout)
+    password = None
+    if neo4j_server.needs_password(instance):
+        password = os.environ.get("NEO4J_PASSWORD")
+        if not password and sys.stdin.isatty():
+            password = typer.prompt("Password for Neo4j user neo4j (at least 8 characters)", hide_input=True)
+    neo4j_server.start(instance, password, wait)
+
+
+@neo4j_app.command("stop")
+@command
+def neo4j_stop(ephemeral: EphemeralOpt = False, bolt_port: BoltPortOpt = None, http_port: HttpPortOpt = None):
+    """Stop the local Neo4j server (an ephemeral one is deleted with its data).
+
+    Example: lineage neo4j stop --ephemeral --bolt-port 7690
+    """
+    from lineage import neo4j_server
+
+    neo4j_server.stop(_instance(ephemeral, bolt_port, http_port))
+
+
+@neo4j_app.command("status")
+@command
+def neo4j_status(ephemeral: EphemeralOpt = False, bolt_port: BoltPortOpt = None, http_port: HttpPortOpt = None):
+    """Say whether the local Neo4j server runs: exit 0 when it does, 3 when it does not.
+
+    Example: lineage neo4j status || lineage neo4j start
+    """
+    from lineage import neo4j_server
+
+    raise typer.Exit(neo4j_server.status(_instance(ephemeral, bolt_port, http_port)))
+
+
+@neo4j_app.command("browse")
+@command
+def neo4j_browse(
+    data_root: Annotated[Optional[Path], typer.Option("--data-root", envvar="DAYDREAMING_DATA_ROOT", help="The loaded data root: fills in $root and example IDs in the guide.", show_default=False)] = None,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port of the guide server on 127.0.0.1 (0: any free port).")] = 7480,
+    ephemeral: EphemeralOpt = False,
+    bolt_port: BoltPortOpt = None,
+    http_port: HttpPortOpt = None,
+):
+    """Serve a Neo4j Browser guide of every canned query and a style for the lineage graph.
+
+    Prints the Browser URL and the two commands to paste (:guide for the guide, :style for the
+    colours), then serves on 127.0.0.1 until Ctrl-C.
+
+    Example: lineage neo4j browse --data-root data/
+    """
+    from lineage import browser, neo4j_server
+
+    instance = _instance(ephemeral, bolt_port, http_port)
+    server, ex = browser.make_server(data_root, port)
+    bolt, http = instance.ports()
+    no_auth = neo4j_server.auth_disabled(http)
+    if no_auth is None:
+        err.print(f"lineage: warning: no Neo4j answers on http://127.0.0.1:{http}/ "
+                  f"(start one with `lineage neo4j start`)", markup=False)
+    if not ex.found:
+        err.print("lineage: the guide has placeholder parameters; pass --data-root DIR to fill them in", markup=False)
+    typer.echo(f"Open Neo4j Browser: {browser.browser_url(http, bolt, no_auth if no_auth is not None else instance.is_ephemeral)}")
+    typer.echo("Then paste into its editor:")
+    for line in browser.browser_commands(server.port):
+        typer.echo(f"  {line}")
+    err.print(f"lineage: serving {server.url(browser.GUIDE_FILE)} and {server.url(browser.STYLE_FILE)}; "
+              f"Ctrl-C stops", markup=False)
+    server.serve_until_interrupted()
 
 
 # --- demo and generate -----------------------------------------------------------------------
