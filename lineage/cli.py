@@ -824,6 +824,41 @@ def migrate_apply(
          f"undo with: lineage migrate apply {result.undo} --yes")
 
 
+# --- report ----------------------------------------------------------------------------------
+
+@app.command()
+@command
+def report(
+    data_root: DataRoot,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="A folder (ends with / or exists: gets findings_<date>.md) or a file; default stdout.")] = None,
+    sample: Annotated[int, typer.Option(min=1, help="Legacy essays to simulate cohort modes for.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed for choosing them.")] = 0,
+    no_progress: NoProgressOpt = False,
+):
+    """Write the Markdown findings report: inventory, metadata, chains, IDs, cohort modes, renames.
+
+    Example: lineage report data/ --output docs/reports/
+    """
+    from lineage.report import build, default_filename
+
+    target = None
+    if output is not None:
+        target = Path(output)
+        if target.is_dir() or output.endswith(("/", os.sep)):
+            target = target / default_filename()
+    _check_output_place(data_root, target)
+    start = time.perf_counter()
+    store, _ = _load(data_root, no_progress)
+    audited = run_audit(_backend(store, BackendName.networkx), str(data_root))
+    text = build(store, audited, sample=sample, seed=seed)
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    with destination(target) as out:
+        out.write(text)
+    where = f" to {target}" if target else ""
+    err.print(f"lineage: wrote the findings report{where} ({time.perf_counter() - start:.1f}s)", markup=False)
+
+
 # --- duplicates ------------------------------------------------------------------------------
 
 @app.command()

@@ -49,6 +49,10 @@ class Check:
                        details=details)
 
 
+def _a(stage: str) -> str:
+    return ("an " if stage[:1] in "aeiou" else "a ") + stage
+
+
 def _rebuild(row: Row) -> tuple[str, dict]:
     stage = row["stage"]
     details = {"expected_id": row["expected_id"] or None, "effect": EFFECT[stage],
@@ -125,7 +129,7 @@ CHECKS: list[Check] = [
           on_metadata=True),
     Check("chain.parent_wrong_stage", "error", "the parent exists, but in another stage",
           nxq.parent_wrong_stage,
-          lambda r: (f"parent {r['parent_gen_id']} is a {r['parent_stage']}, expected a {r['expected_stage']}",
+          lambda r: (f"parent {r['parent_gen_id']} is {_a(r['parent_stage'])}, expected {_a(r['expected_stage'])}",
                      {"parent_gen_id": r["parent_gen_id"], "parent_stage": r["parent_stage"],
                       "expected_stage": r["expected_stage"]}), on_metadata=True),
     Check("chain.parent_unreadable", "warn", "the parent's metadata is missing or invalid",

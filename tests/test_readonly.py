@@ -47,6 +47,9 @@ COMMANDS = [
     ["orphans", "{root}", "--csv", "{out}/orphans.csv"],
     ["show", "{root}", "{essay}"],
     ["show", "{root}", "{essay}", "--format", "json"],
+    ["duplicates", "{root}"],
+    ["report", "{root}", "--output", "{out}/"],
+    ["query", "rename_cascade", "--param", "gen_id={essay}", "--data-root", "{root}"],
 ]
 
 
