@@ -11,7 +11,7 @@ import networkx as nx
 
 from lineage.model import Store
 from lineage.loaders.graph_model import GraphData, build
-from lineage.loaders.store import gc_paused
+from lineage.perf import gc_paused
 from lineage.queries.networkx_queries import generations
 
 
@@ -34,12 +34,20 @@ def from_graph_data(data: GraphData) -> nx.DiGraph:
         node[key] = props
         succ[key] = {}
         pred[key] = {}
+    # The queries walk edges of one type at a time; grouping them here, while every edge passes
+    # by anyway, saves a second walk over the whole adjacency.
+    by_type: dict[str, list] = {}
     for src, dst, rel_type, props in data.edges:
         existing = succ[src].get(dst)
         if existing is None:
-            succ[src][dst] = pred[dst][src] = {"type": rel_type, "places": [props]}
+            d = succ[src][dst] = pred[dst][src] = {"type": rel_type, "places": [props]}
+            typed = by_type.get(rel_type)
+            if typed is None:
+                typed = by_type[rel_type] = []
+            typed.append((src, dst, d))
         else:
             existing["places"].append(props)
+    g.graph["_edges_by_type"] = by_type
     return g
 
 

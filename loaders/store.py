@@ -7,7 +7,6 @@ data root: a symlink whose target lies outside it is reported and skipped.
 from __future__ import annotations
 
 import csv
-import gc
 import multiprocessing
 import os
 import re
@@ -19,6 +18,7 @@ import orjson
 
 from lineage import ids
 from lineage.metadata import derive
+from lineage.perf import gc_paused
 from lineage.model import Cohort, Generation, Member, Problem, Reference, Selection, Store
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024  # a metadata.json is a few hundred bytes; larger is damage
@@ -49,29 +49,6 @@ def scan(root: str, progress: Progress | None = None) -> Store:
     with gc_paused():
         _scan_generations(store, progress)
     return store
-
-
-def scan_outside_gens(root: str) -> Store:
-    """Cohorts, selection files, results/ and every CSV: all a store holds besides gens/."""
-    store = Store(root=root)
-    _scan_cohorts(store)
-    _scan_selections(store)
-    _scan_results(store)
-    _scan_csvs(store)
-    return store
-
-
-@contextmanager
-def gc_paused():
-    """Bulk loads create millions of objects that all live on; the cyclic collector would
-    rescan the growing heap again and again (a third of the load time on big stores)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 # --- paths ----------------------------------------------------------------------------------
@@ -105,9 +82,8 @@ def _entries(store: Store, folder: str) -> Iterator[os.DirEntry]:
 # --- generations ----------------------------------------------------------------------------
 
 # Listing every generation folder costs as much as reading every metadata.json (one
-# getdents per folder), and the CSVs outside gens/ hold several references per generation.
-# Neither depends on the metadata, so on big stores a helper process does both while this
-# process reads and parses metadata: the two halves run on two cores.
+# getdents per folder) and does not depend on it, so on big stores a helper process lists
+# the folders while this process reads and parses metadata: the two run on two cores.
 PARALLEL_FROM = 5000
 
 
@@ -124,21 +100,21 @@ def _scan_generations(store: Store, progress: Progress | None) -> None:
                 # Stray files (*.tmp, .DS_Store) next to generation folders are not generations.
                 folders += [(stage, e.path, e.name) for e in _entries(store, stage_dir) if e.is_dir()]
 
-    with _side_job(store.root, [f[1] for f in folders]) as side_result:
+    with _lister([f[1] for f in folders]) as listings:
         gens = [_read_generation(store, stage, path, name, progress) for stage, path, name in folders]
-        listings, outside = side_result()
-    for gen, names in zip(gens, listings):
-        if names is None:
-            gen.meta_status, gen.meta_error = "invalid", "cannot list the folder"
-            gen.meta = None
-        else:
-            names.sort()
-            gen.files = tuple(names)
-        derive(gen)
+        # Everything outside gens/ while the helper may still be listing.
+        _scan_cohorts(store)
+        _scan_selections(store)
+        _scan_results(store)
+        _scan_csvs(store)
+        for gen, names in zip(gens, listings()):
+            if names is None:
+                gen.meta_status, gen.meta_error, gen.meta = "invalid", "cannot list the folder", None
+            else:
+                names.sort()
+                gen.files = tuple(names)
+            derive(gen)
     store.generations = gens
-    store.cohorts, store.selections = outside.cohorts, outside.selections
-    store.references, store.artifacts = outside.references, outside.artifacts
-    store.problems += outside.problems
     if progress:
         progress(len(gens) % 2000)
 
@@ -154,42 +130,15 @@ def list_folders(paths: list[str]) -> list[list[str] | None]:
     return out
 
 
-def _side_work(root: str, paths: list[str]) -> tuple[list, tuple]:
-    """The helper process's half: listings, and everything outside gens/, packed as tuples
-    (pickling hundreds of thousands of dataclass instances would cost more than the work)."""
-    outside = scan_outside_gens(root)
-    refs = [(r.path, r.gen_id, r.line, r.column, r.stage, r.kind) for r in outside.references]
-    members = [[(m.stage, m.gen_id, m.line) for m in c.members] for c in outside.cohorts]
-    for c in outside.cohorts:
-        c.members = []
-    outside.references = []
-    return list_folders(paths), (outside, refs, members)
-
-
-def _unpack(packed: tuple) -> Store:
-    outside, refs, members = packed
-    outside.references = [Reference(*r) for r in refs]
-    for cohort, rows in zip(outside.cohorts, members):
-        cohort.members = [Member(*m) for m in rows]
-    return outside
-
-
 @contextmanager
-def _side_job(root: str, paths: list[str]):
-    """Yield a function returning (listings, outside-gens Store), computed beside the caller
-    when the store is big enough to pay for a process."""
+def _lister(paths: list[str]):
+    """Yield a function returning the listings, computed beside the caller when it pays."""
     if len(paths) < PARALLEL_FROM:
-        yield lambda: (list_folders(paths), scan_outside_gens(root))
+        yield lambda: list_folders(paths)
         return
     # spawn, not fork: the caller may have threads (a progress bar) that fork would copy mid-lock.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        future = pool.submit(_side_work, root, paths)
-
-        def result():
-            listings, packed = future.result()
-            return listings, _unpack(packed)
-
-        yield result
+        yield pool.submit(list_folders, paths).result
 
 
 def _read_generation(store: Store, stage: str, folder: str, name: str,
