@@ -794,7 +794,9 @@ class Executor:
                 out.applied += 1
             else:
                 out.already += 1
-            if n == out.steps or n % 500 == 0 or step["op"] != "write":
+            # Every 500th step and every partition change (a few per plan): enough to follow a
+            # long apply without drowning stderr in one line per folder.
+            if n == out.steps or n % 500 == 0 or step["op"] == "partitions":
                 self.say(f"step {n:,}/{out.steps:,}: {step['op']} {step.get('path') or step.get('from') or step.get('partition_set', '')}")
         self._write_undo()
         self.journal.append({"event": "commit", "undo": self.undo_path, "time": _now()})
