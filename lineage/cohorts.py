@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from lineage import ids
-from lineage.loaders.store import FILL_UP_FLAGS, MODE_ALIASES
+from lineage.loaders.store import parse_directive
 from lineage.model import Generation, Store
 from lineage.status import UsageError
 
@@ -89,12 +89,11 @@ def parse_selection(text: str, source: str) -> SelectionInput:
         if not line:
             continue
         if line.startswith("#"):
-            body = line.lstrip("#").strip().lower()
-            if body.startswith("mode:"):
-                value = body[5:].strip()
-                sel.directive_mode = MODE_ALIASES.get(value, value)
-            elif body in FILL_UP_FLAGS:
-                sel.directive_flags.append(body)
+            mode, flag = parse_directive(line)
+            if mode:
+                sel.directive_mode = mode
+            if flag:
+                sel.directive_flags.append(flag)
             continue
         sel.essays.append(line)
     return sel

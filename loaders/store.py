@@ -324,14 +324,22 @@ def _scan_selections(store: Store) -> None:
         store.artifacts.append(selection.path)
 
 
-def _read_directive(selection: Selection, line: str) -> None:
-    """`# mode: reuse-essays` and fill-up flags, as curated files had them in Sept 2025."""
+def parse_directive(line: str) -> tuple[str, str]:
+    """(mode, fill-up flag) of a `#` line, either may be "": `# mode: reuse-essays` and the
+    fill-up flags, as curated selection files had them in Sept 2025 (aliases resolved)."""
     body = line.lstrip("#").strip().lower()
     if body.startswith("mode:"):
         value = body[5:].strip()
-        selection.mode = MODE_ALIASES.get(value, value)
-    elif body in FILL_UP_FLAGS:
-        selection.flags.append(body)
+        return MODE_ALIASES.get(value, value), ""
+    return "", body if body in FILL_UP_FLAGS else ""
+
+
+def _read_directive(selection: Selection, line: str) -> None:
+    mode, flag = parse_directive(line)
+    if mode:
+        selection.mode = mode
+    if flag:
+        selection.flags.append(flag)
 
 
 def _scan_results(store: Store) -> None:
