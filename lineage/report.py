@@ -79,7 +79,7 @@ def build(store: Store, report: Report, *, sample: int = 5, seed: int = 0) -> st
     chain_errors = sum(n for c, n in stats["findings_by_check"].items()
                        if c.startswith(("chain.", "cohort.member")) and n)
     parts = [
-        f"# Generation store findings: `{store.root}`\n\n",
+        f"# Generation store findings: `{report.data_root}`\n\n",
         f"Produced by lineage {__version__} on {dt.date.today().isoformat()}. Every number below comes "
         "from this run; re-run `lineage report` to refresh it.\n\n",
         "## 1. Inventory\n\n",
