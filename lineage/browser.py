@@ -194,7 +194,7 @@ def grass() -> str:
         lines += [f"node.{label} {{", f"  color: {fill};", f"  border-color: {border};",
                   f"  text-color-internal: {text};", f"  diameter: {diameter};", f'  caption: "{caption}";', "}", ""]
     for rel, colour in REL_STYLES.items():
-        lines += [f"relationship.{rel} {{", f"  color: {colour};", f"  shaft-width: 2px;",
+        lines += [f"relationship.{rel} {{", f"  color: {colour};", "  shaft-width: 2px;",
                   '  caption: "<type>";', "}", ""]
     return "\n".join(lines)
 

@@ -20,7 +20,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright

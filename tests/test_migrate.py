@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import run_audit, write_tree
+from conftest import run_audit
 from lineage import migrate
 from lineage.cli import app
 from lineage.journal import CRASH_ENV, Lock, sha256_file
