@@ -219,7 +219,11 @@ def test_cli_audit_and_query_on_neo4j(neo4j_conn, monkeypatch):
     assert neo_doc.pop("backend") == "neo4j" and nx_doc.pop("backend") == "networkx"
     assert neo_doc == nx_doc
     assert neo4j_conn.password is None or neo4j_conn.password not in neo_run.output
-    q = runner.invoke(app, ["query", "counts", "--data-root", str(examples), "--backend", "neo4j", "-f", "json"])
+    # A routing URI (neo4j://) works against a single server too: clusters and hosted
+    # instances are just another URI.
+    routed = neo4j_conn.uri.replace("bolt://", "neo4j://", 1)
+    q = runner.invoke(app, ["query", "counts", "--data-root", str(examples), "--backend", "neo4j", "-f", "json",
+                            "--uri", routed])
     assert q.exit_code == 0, q.output
     assert sum(r["generations"] for r in json.loads(q.stdout)) == sum(nx_doc["statistics"]["generations"].values())
 
