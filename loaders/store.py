@@ -101,7 +101,11 @@ def _scan_generations(store: Store, progress: Progress | None) -> None:
                 folders += [(stage, e.path, e.name) for e in _entries(store, stage_dir) if e.is_dir()]
 
     with _lister([f[1] for f in folders]) as listings:
-        gens = [_read_generation(store, stage, path, name, progress) for stage, path, name in folders]
+        gens = []
+        for i, (stage, path, name) in enumerate(folders, 1):
+            gens.append(_read_generation(store, stage, path, name))
+            if progress and not i % 2000:
+                progress(2000)
         # Everything outside gens/ while the helper may still be listing.
         _scan_cohorts(store)
         _scan_selections(store)
@@ -141,13 +145,9 @@ def _lister(paths: list[str]):
         yield pool.submit(list_folders, paths).result
 
 
-def _read_generation(store: Store, stage: str, folder: str, name: str,
-                     progress: Progress | None) -> Generation:
+def _read_generation(store: Store, stage: str, folder: str, name: str) -> Generation:
     """Read one folder's metadata.json once, as a bare read-and-parse loop would."""
     gen = Generation(stage=stage, gen_id=name, path=f"gens/{stage}/{name}")
-    if progress and not len(store.generations) % 2000:
-        progress(2000)
-    store.generations.append(gen)  # only counts progress; scan() sets the final list
     path = folder + "/metadata.json"
     try:
         # O_NOFOLLOW: a symlinked metadata.json fails here and takes the checked path below.
