@@ -107,11 +107,18 @@ def _progress(enabled: bool) -> Iterator[Callable[[int], None] | None]:
         return
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    # No refresh thread: it fights the scan for the interpreter lock (it made a 100,000-folder
+    # scan ten times slower). The bar redraws when the scan reports, every 2,000 folders.
     with Progress(SpinnerColumn(), TextColumn("scanning generations"), BarColumn(),
                   TextColumn("{task.completed:,} folders"), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:
+                  console=err, transient=True, auto_refresh=False) as bar:
         task = bar.add_task("scan", total=None)
-        yield lambda n: bar.advance(task, n)
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+            bar.refresh()
+
+        yield advance
 
 
 def _check_output_place(root: Path, *outputs: Optional[Path]) -> None:
