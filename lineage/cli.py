@@ -100,8 +100,9 @@ def _fail(message: str, status: ExitStatus):
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[int], None] | None]:
-    """A counter on stderr while folders are scanned; silent when stderr is not a terminal."""
+def _progress(enabled: bool, label: str = "scanning generations",
+              unit: str = "folders") -> Iterator[Callable[[int], None] | None]:
+    """A counter on stderr during long work; silent when stderr is not a terminal."""
     if not enabled or not err.is_terminal:
         yield None
         return
@@ -109,8 +110,8 @@ def _progress(enabled: bool) -> Iterator[Callable[[int], None] | None]:
 
     # No refresh thread: it fights the scan for the interpreter lock (it made a 100,000-folder
     # scan ten times slower). The bar redraws when the scan reports, every 2,000 folders.
-    with Progress(SpinnerColumn(), TextColumn("scanning generations"), BarColumn(),
-                  TextColumn("{task.completed:,} folders"), TimeElapsedColumn(),
+    with Progress(SpinnerColumn(), TextColumn(label), BarColumn(),
+                  TextColumn("{task.completed:,} " + unit), TimeElapsedColumn(),
                   console=err, transient=True, auto_refresh=False) as bar:
         task = bar.add_task("scan", total=None)
 
@@ -153,12 +154,13 @@ def _connection(uri, user, database, password_prompt):
     return Connection.from_env(uri, user, database, password)
 
 
-def _backend(store: Store, name: BackendName, conn=None):
+def _backend(store: Store, name: BackendName, conn=None, progress: bool = True):
     """The graph of `store` in the chosen backend; for Neo4j that means (re)loading it first."""
     if name == BackendName.neo4j:
         from lineage.loaders.neo4j_graph import Neo4jBackend, load
 
-        stats = load(conn, store)
+        with _progress(progress, "loading into Neo4j", "rows") as advance:
+            stats = load(conn, store, progress=advance)
         err.print(f"lineage: loaded {stats.nodes:,} nodes and {stats.relationships:,} relationships into "
                   f"{conn.uri} in {stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s)", markup=False)
         return Neo4jBackend(conn, store.root)
@@ -233,7 +235,8 @@ def audit(
     start = time.perf_counter()
     store, _ = _load(data_root, no_progress)
     conn = _connection(uri, user, database, password_prompt) if backend == BackendName.neo4j else None
-    report = run_audit(_backend(store, backend, conn), str(data_root), catalog.select(check), overrides, stage)
+    report = run_audit(_backend(store, backend, conn, not no_progress), str(data_root), catalog.select(check),
+                       overrides, stage)
     write_report(report, format.value, output)
     raise typer.Exit(_verdict(report, fail_on, time.perf_counter() - start))
 
@@ -426,7 +429,7 @@ def load(
         raise UsageError("load writes to a database: use --backend neo4j (networkx graphs live in memory)")
     store, seconds = _load(data_root, no_progress)
     err.print(f"lineage: scanned {len(store.generations):,} generations in {seconds:.1f}s", markup=False)
-    _backend(store, backend, _connection(uri, user, database, password_prompt)).close()
+    _backend(store, backend, _connection(uri, user, database, password_prompt), not no_progress).close()
 
 
 @app.command()
