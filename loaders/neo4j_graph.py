@@ -152,14 +152,10 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
                     root=root, limit=batch).single()["c"])
                 if not deleted:
                     break
-            for labels, rows in nodes_by_labels.items():
-                query = _create_nodes_query(labels)
-                for chunk in _batches(rows, batch):
-                    session.execute_write(lambda tx, q=query, c=chunk: tx.run(q, rows=c).consume())
-                    if progress:
-                        progress(len(chunk))
-            for rel_type, rows in rels_by_type.items():
-                query = _create_rels_query(rel_type)
+            # Nodes first: relationships find both ends through the uid constraint's index.
+            work = [(_create_nodes_query(labels), rows) for labels, rows in nodes_by_labels.items()]
+            work += [(_create_rels_query(rel_type), rows) for rel_type, rows in rels_by_type.items()]
+            for query, rows in work:
                 for chunk in _batches(rows, batch):
                     session.execute_write(lambda tx, q=query, c=chunk: tx.run(q, rows=c).consume())
                     if progress:
