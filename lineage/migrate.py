@@ -630,47 +630,34 @@ class DagsterPartitions:
 
 # --- apply ------------------------------------------------------------------------------------
 
-def _trace(steps: list[dict]) -> tuple[Callable[[str], str], Callable[[str], str]]:
-    """(original path of a step path at its step, final path of an original path)."""
-    back: dict[str, str] = {}  # path after a rename -> original path
+def _remap(path: str, table: dict[str, str]) -> str:
+    """`path` with its longest prefix found in `table` replaced (folder renames move children)."""
+    parts = path.split("/")
+    for n in range(len(parts), 0, -1):
+        prefix = "/".join(parts[:n])
+        if prefix in table:
+            return "/".join([table[prefix]] + parts[n:])
+    return path
+
+
+def _trace(steps: list[dict]) -> tuple[Callable[[str, int], str], Callable[[str], str]]:
+    """(original path of a path as a step names it, final path of an original path)."""
+    back: dict[str, str] = {}  # path after the renames so far -> original path
     fwd: dict[str, str] = {}  # original path -> path after all renames
-
-    def orig_of(path: str) -> str:
-        parts = path.split("/")
-        for n in range(len(parts), 0, -1):
-            prefix = "/".join(parts[:n])
-            if prefix in back:
-                return "/".join([back[prefix]] + parts[n:])
-        return path
-
-    history: list[tuple[int, str, str]] = []
-    for s in steps:
-        if s["op"] in ("rename_dir", "rename_file"):
-            o = orig_of(s["from"])
-            back[s["to"]] = o
-            fwd[o] = s["to"]
-            history.append((s["step"], s["from"], s["to"]))
     step_orig: dict[tuple[int, str], str] = {}
-    back.clear()
     for s in steps:
         for key in ("path", "from"):
             if key in s:
-                step_orig[(s["step"], s[key])] = orig_of(s[key])
+                step_orig[(s["step"], s[key])] = _remap(s[key], back)
         if s["op"] in ("rename_dir", "rename_file"):
-            back[s["to"]] = orig_of(s["from"])
+            o = _remap(s["from"], back)
+            back[s["to"]] = o
+            fwd[o] = s["to"]
 
-    def original(step: int, path: str) -> str:
+    def original(path: str, step: int = 0) -> str:
         return step_orig.get((step, path), path)
 
-    def final(orig: str) -> str:
-        parts = orig.split("/")
-        for n in range(len(parts), 0, -1):
-            prefix = "/".join(parts[:n])
-            if prefix in fwd:
-                return "/".join([fwd[prefix]] + parts[n:])
-        return orig
-
-    return (lambda path, step=0: original(step, path)), final
+    return original, (lambda orig: _remap(orig, fwd))
 
 
 @dataclass
