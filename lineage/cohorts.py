@@ -18,8 +18,6 @@ an evaluation is also skipped when parsed.txt exists; copy mode never calls an L
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import random
 from collections import defaultdict
@@ -27,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from lineage import ids
-from lineage.loaders.store import parse_directive
+from lineage.loaders.store import parse_directive, read_csv_file
 from lineage.model import Generation, Store
 from lineage.status import UsageError
 
@@ -161,16 +159,7 @@ def read_csv(root: str, rel: str, required: Iterable[str]) -> list[dict[str, str
     path = os.path.join(root, rel)
     if not os.path.isfile(path):
         raise ConfigError(f"{rel} is missing")
-    try:
-        with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8-sig")
-        rows = list(csv.reader(io.StringIO(text)))
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{rel} is not UTF-8 (byte {exc.start})") from None
-    except csv.Error as exc:
-        raise ConfigError(f"{rel} is not a readable CSV: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{rel}: cannot read: {exc.strerror or exc}") from None
+    rows = read_csv_file(path, rel, ConfigError)
     header = [h.strip().lower() for h in rows[0]] if rows else []
     missing = [c for c in required if c not in header]
     if missing:

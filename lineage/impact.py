@@ -7,7 +7,6 @@ generations concerned and results/*.md, and writes nothing.
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Iterable, Iterator
 import orjson
 
 from lineage import ids
+from lineage.loaders.store import read_csv_file
 from lineage.model import Generation, Store
 from lineage.rename import Index, MappingResult, Rename, cascade, result_of
 from lineage.status import UsageError
@@ -73,15 +73,7 @@ def read_mapping(path: str) -> list[Entry]:
 
     Every ID is checked for path tricks before anything else uses it.
     """
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            rows = list(csv.reader(fh))
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"mapping {path}: not UTF-8 (byte {exc.start})") from None
-    except csv.Error as exc:
-        raise UsageError(f"mapping {path}: not a readable CSV: {exc}") from None
-    except OSError as exc:
-        raise UsageError(f"mapping {path}: cannot read: {exc.strerror or exc}") from None
+    rows = read_csv_file(path, f"mapping {path}", UsageError)
     if not rows:
         raise UsageError(f"mapping {path} is empty; expected a header old_id,new_id[,stage]")
     header = [c.strip().lower() for c in rows[0]]

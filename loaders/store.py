@@ -7,6 +7,7 @@ data root: a symlink whose target lies outside it is reported and skipped.
 from __future__ import annotations
 
 import csv
+import io
 import multiprocessing
 import os
 import re
@@ -383,6 +384,21 @@ def _csv_rows(store: Store, path: str) -> Iterator[tuple[int, list[str]]]:
         _skip(store, path, f"not a readable CSV: {exc}")
     except OSError as exc:
         _skip(store, path, f"cannot read: {exc.strerror or exc}")
+
+
+def read_csv_file(path: str, name: str, error: type[Exception]) -> list[list[str]]:
+    """All rows of a small CSV the user hands us (a mapping, a config file); a file that cannot
+    be read raises `error` with one line naming it."""
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read().decode("utf-8-sig")  # whole: so the byte offset in errors is the file's
+        return list(csv.reader(io.StringIO(text, newline="")))
+    except UnicodeDecodeError as exc:
+        raise error(f"{name} is not UTF-8 (byte {exc.start})") from None
+    except csv.Error as exc:
+        raise error(f"{name} is not a readable CSV: {exc}") from None
+    except OSError as exc:
+        raise error(f"{name}: cannot read: {exc.strerror or exc}") from None
 
 
 def _walk_csvs(store: Store) -> Iterator[str]:
