@@ -181,6 +181,12 @@ def _verdict(report: Report, fail_on: FailOn, seconds: float) -> int:
     return code
 
 
+def _check_stages(stage: Optional[list[str]]) -> None:
+    bad = [s for s in stage or [] if s not in ids.STAGES]
+    if bad:
+        raise UsageError(f"unknown stage(s): {', '.join(bad)}; expected {', '.join(ids.STAGES)}")
+
+
 def _parse_severity(pairs: list[str]) -> dict[str, str]:
     from lineage.queries.catalog import BY_ID
 
@@ -227,9 +233,7 @@ def audit(
 
     if check and catalog.unknown(check):
         raise UsageError(f"unknown check(s): {', '.join(catalog.unknown(check))} (see README for the catalog)")
-    bad_stage = [s for s in stage or [] if s not in ids.STAGES]
-    if bad_stage:
-        raise UsageError(f"unknown stage(s): {', '.join(bad_stage)}; expected {', '.join(ids.STAGES)}")
+    _check_stages(stage)
     overrides = _parse_severity(severity or [])
     _check_output_place(data_root, output)
     start = time.perf_counter()
@@ -523,24 +527,17 @@ def cohorts_simulate(
     Example: lineage cohorts simulate data/ --sample 5 --seed 1 --detail --format md
     """
     from lineage import cohorts
-    from lineage.loaders.store import StoreError, scan
 
     if sum(x is not None for x in (selection, essay or None, sample)) > 1:
         raise UsageError("use one of --selection, --essay and --sample")
     overrides = cohorts.parse_replicate_overrides(replicates or [])
     _check_output_place(data_root, output)
-    if not (data_root / "gens").is_dir():
-        raise UsageError(f"no gens/ folder under {data_root} (is this a data root?)")
     chosen = None
     if selection is not None:
         chosen = cohorts.read_selection_file(str(selection))
     elif essay:
         chosen = cohorts.SelectionInput(source="--essay", essays=[e.strip() for e in essay if e.strip()])
-    try:
-        with _progress(not no_progress) as progress:
-            store = scan(str(data_root), progress)
-    except StoreError as exc:
-        raise UsageError(str(exc)) from None
+    store, _ = _load(data_root, no_progress)
     sim = cohorts.simulate(store, selection=chosen, sample=(sample, seed) if sample else None, cartesian=cartesian,
                            evaluation_templates=evaluation_template, evaluation_models=evaluation_model,
                            replicates=overrides, force=force)
@@ -603,12 +600,6 @@ class ImpactFormat(str, Enum):
     csv = "csv"
     mermaid = "mermaid"
     dot = "dot"
-
-
-def _check_stages(stage: Optional[list[str]]) -> None:
-    bad = [s for s in stage or [] if s not in ids.STAGES]
-    if bad:
-        raise UsageError(f"unknown stage(s): {', '.join(bad)}; expected {', '.join(ids.STAGES)}")
 
 
 @app.command("ids")
