@@ -17,7 +17,8 @@ PREFIX = {"draft": "d_", "essay": "e_", "evaluation": "v_"}
 STAGE_OF_PREFIX = {p: s for s, p in PREFIX.items()}
 # The stage a generation's parent must live in.
 PARENT_STAGE = {"essay": "draft", "evaluation": "essay"}
-CHILD_STAGE = {"draft": "essay", "essay": "evaluation"}
+# Dagster dynamic partition sets, whose keys are gen_ids.
+PARTITION_SET = {s: f"{s}_gens" for s in STAGES}
 
 ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 MAX_COLLISION = 4

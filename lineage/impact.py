@@ -24,7 +24,6 @@ PLACE_COLUMNS = ["old_id", "new_id", "stage", "cause", "kind", "path", "line", "
                  "old_value", "new_value", "action"]
 RENAME_COLUMNS = ["stage", "old_id", "new_id", "cause", "via", "path"]
 RUN_METADATA_FILES = ("raw_metadata.json", "parsed_metadata.json")
-PARTITION_SET = {s: f"{s}_gens" for s in ids.STAGES}
 MAX_JSON_BYTES = 16 * 1024 * 1024
 KIND_ORDER = {k: i for i, k in enumerate(
     ("folder", "json", "membership", "csv", "csv_path", "selection", "file_name", "text", "partition"))}
@@ -130,8 +129,8 @@ class Impact:
     def as_dict(self) -> dict:
         partitions = {"delete": {}, "add": {}}
         for r in self.renames:
-            partitions["delete"].setdefault(PARTITION_SET[r.stage], []).append(r.old_id)
-            partitions["add"].setdefault(PARTITION_SET[r.stage], []).append(r.new_id)
+            partitions["delete"].setdefault(ids.PARTITION_SET[r.stage], []).append(r.old_id)
+            partitions["add"].setdefault(ids.PARTITION_SET[r.stage], []).append(r.new_id)
         return {"renames": [r.as_dict() for r in self.renames],
                 "places": [p.as_dict() for p in self.places],
                 "conflicts": self.conflicts, "blocked": self.blocked,
@@ -244,10 +243,10 @@ def places(store: Store, index: Index, renames: list[Rename], nodes: dict, warni
         out.append(Place(r.old_id, r.new_id, r.stage, _cause(r), "folder", f"gens/{r.stage}/{r.old_id}",
                          old_value=f"gens/{r.stage}/{r.old_id}", new_value=f"gens/{r.stage}/{r.new_id}",
                          action="rename folder"))
-        out.append(Place(r.old_id, r.new_id, r.stage, _cause(r), "partition", "", column=PARTITION_SET[r.stage],
+        out.append(Place(r.old_id, r.new_id, r.stage, _cause(r), "partition", "", column=ids.PARTITION_SET[r.stage],
                          old_value=r.old_id, new_value=r.new_id,
-                         action=f"delete_dynamic_partition({PARTITION_SET[r.stage]}, old); "
-                                f"add_dynamic_partitions({PARTITION_SET[r.stage]}, [new])"))
+                         action=f"delete_dynamic_partition({ids.PARTITION_SET[r.stage]}, old); "
+                                f"add_dynamic_partitions({ids.PARTITION_SET[r.stage]}, [new])"))
 
     # metadata.json: already in memory for every generation, so every one is searched.
     touched: set[str] = set()

@@ -43,10 +43,8 @@ from lineage.status import ExitStatus, LineageError, UsageError
 
 PLAN_FORMAT = "lineage-migrate-plan"
 PLAN_VERSION = 1
-PARTITION_SET = {s: f"{s}_gens" for s in ids.STAGES}
 RUNNING_STATUSES = ("STARTED", "STARTING", "QUEUED", "CANCELING")
-# Files whose content a migration rewrites; every other file must come out byte-identical.
-RUN_METADATA = ("metadata.json", "raw_metadata.json", "parsed_metadata.json")
+# How each kind of place impact reports is edited: a JSON string, a CSV cell or a text line.
 EDIT_KINDS = {"json": "json", "membership": "csv", "csv": "csv", "csv_path": "csv", "selection": "line",
               "text": "line"}
 STEP_COLUMNS = ["step", "phase", "op", "path", "to", "detail"]
@@ -438,7 +436,7 @@ def build_plan(store: Store, only: str = "all", stages: Iterable[str] | None = N
                 steps.append({"phase": stage, "op": "rename_file", "from": at(p.path), "to": dst,
                               "old_id": p.old_id, "new_id": p.new_id, "sha256": files[p.path]["sha256"]})
                 moved_files[p.path] = dst
-        steps.append({"phase": stage, "op": "partitions", "partition_set": PARTITION_SET[stage],
+        steps.append({"phase": stage, "op": "partitions", "partition_set": ids.PARTITION_SET[stage],
                       "delete": [r.old_id for r in renames], "add": [r.new_id for r in renames]})
     for n, step in enumerate(steps, 1):
         step["step"] = n
@@ -521,7 +519,7 @@ def validate_plan(plan: dict, root: str) -> None:
                 for ed in step.get("edits", []):
                     check_id(ed.get("old_id"), "old"), check_id(ed.get("new_id"), "new")
         elif op == "partitions":
-            if step.get("partition_set") not in PARTITION_SET.values():
+            if step.get("partition_set") not in ids.PARTITION_SET.values():
                 raise UsageError(f"plan step {n}: unknown partition set {step.get('partition_set')!r}")
             for key in step.get("delete", []) + step.get("add", []):
                 check_id(key, "partition key")
@@ -1022,7 +1020,7 @@ def simulate(plan: dict, plan_sha: str, into: str, progress: Progress | None = N
     shutil.copytree(root, into, symlinks=True, dirs_exist_ok=True)
     before_files = _tree_files(root)
     say("auditing the original")
-    store_before, before = _audit(root)
+    _, before = _audit(root)
     with tempfile.TemporaryDirectory(prefix="lineage-simulate-") as tmp:
         ex = Executor(plan, plan_sha, into, tmp, os.path.join(tmp, "undo.json"),
                       os.path.join(tmp, "partitions.csv"), progress=progress)

@@ -6,7 +6,6 @@ CSV cells that a spreadsheet would run as a formula are neutralised with a leadi
 from __future__ import annotations
 
 import csv
-import io
 import os
 import sys
 from contextlib import contextmanager
@@ -16,7 +15,6 @@ import orjson
 from rich.console import Console
 from rich.table import Table
 
-FORMATS = ("table", "json", "md", "csv")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -104,8 +102,3 @@ def emit_rows(rows: list[dict], columns: list[str], fmt: str, output: str | None
         else:
             console_for(out).print(rows_to_table(rows, columns, title))
 
-
-def render_text(renderable: Any) -> str:
-    buf = io.StringIO()
-    Console(file=buf, width=160).print(renderable)
-    return buf.getvalue()

@@ -68,7 +68,7 @@ def _cohort_section(store: Store, sample: int, seed: int) -> tuple[str, dict[str
 def build(store: Store, report: Report, *, sample: int = 5, seed: int = 0) -> str:
     inv = inventory(store)
     stats = report.statistics
-    id_rows, totals = id_report(store)
+    _, totals = id_report(store)
     full = mapping(store, "all")
     entries = [Entry(r.old_id, r.new_id, r.stage, i) for i, r in enumerate(full.renames, 2)]
     rename_impact = impact(store, entries=entries) if entries else None
