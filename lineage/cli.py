@@ -1019,9 +1019,8 @@ def demo(
     if not (root / "gens").is_dir():
         raise UsageError(f"no example store at {root}; run from a checkout or pass --data-root")
     err.print(f"lineage: auditing the example store at {root}", markup=False)
-    audit(root, format=format, output=output, fail_on=FailOn.never, check=None, stage=None, severity=None,
-          backend=BackendName.networkx, uri=None, user=None, database=None, password_prompt=False,
-          no_progress=True)
+    # Annotated options keep plain defaults, so the command can be called like a function.
+    audit(root, format=format, output=output, fail_on=FailOn.never, no_progress=True)
 
 
 @app.command()
