@@ -11,7 +11,7 @@ from rich.tree import Tree
 from lineage.loaders.graph_model import gen_key, missing_key
 from lineage.ids import STAGES
 from lineage.model import Finding
-from lineage.queries.networkx_queries import children_index, parent_of
+from lineage.queries.networkx_queries import children_index, parent_of, places_to
 
 
 def lineage_of(g: nx.DiGraph, gen_id: str, findings: list[Finding]) -> list[dict[str, Any]]:
@@ -45,10 +45,8 @@ def _view(g: nx.DiGraph, key: str, problems) -> dict[str, Any]:
         current = up[0]
     view["ancestors"] = ancestors
     view["descendants"] = _descend(g, key, problems, {key})
-    view["referenced_by"] = [
-        {"path": g.nodes[u]["path"], "line": p["line"], "column": p["column"] or None}
-        for u in g._pred[key] if "Artifact" in g.nodes[u]["labels"] for p in g._pred[key][u]["places"]
-    ]
+    view["referenced_by"] = [{"path": g.nodes[u]["path"], "line": p["line"], "column": p["column"] or None}
+                             for u, p in places_to(g, key) if "Artifact" in g.nodes[u]["labels"]]
     view["cohorts"] = sorted(g.nodes[u]["cohort_id"] for u in g._pred[key] if "Cohort" in g.nodes[u]["labels"])
     return view
 

@@ -75,6 +75,28 @@ class Reference:
 
 
 @dataclass(slots=True)
+class References:
+    """The IDs one file mentions in one column (or in one way: selection lines, file names),
+    as parallel lists: gen_ids[i] at lines[i], in a place that implies stages[i] ("" if none).
+
+    Columnar because a store's CSVs mention hundreds of thousands of IDs; lists per column
+    cost a fraction of an object per cell, and the graph resolves a whole column at once.
+    """
+
+    path: str
+    column: str
+    kind: str  # cell | path | selection | file_name
+    gen_ids: list[str] = field(default_factory=list)
+    lines: list[int | None] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)
+
+    def __iter__(self):
+        path, column, kind = self.path, self.column, self.kind
+        for gen_id, line, stage in zip(self.gen_ids, self.lines, self.stages):
+            yield Reference(path, gen_id, line, column, stage, kind)
+
+
+@dataclass(slots=True)
 class Selection:
     """A curated selection file (2_tasks/selected_essays.txt or selected_drafts.txt)."""
 
@@ -104,9 +126,14 @@ class Store:
     generations: list[Generation] = field(default_factory=list)
     cohorts: list[Cohort] = field(default_factory=list)
     selections: list[Selection] = field(default_factory=list)
-    references: list[Reference] = field(default_factory=list)
+    reference_columns: list[References] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     artifacts: list[str] = field(default_factory=list)  # files that were searched for IDs
+
+    @property
+    def references(self) -> list[Reference]:
+        """Every reference, one record each (for code that wants them one at a time)."""
+        return [ref for refs in self.reference_columns for ref in refs]
 
 
 @dataclass(slots=True)

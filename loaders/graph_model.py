@@ -16,7 +16,8 @@ from typing import Any
 from lineage.ids import PARENT_STAGE, STAGES
 from lineage.model import Generation, Store
 
-STAGE_LABEL = {"draft": "Draft", "essay": "Essay", "evaluation": "Evaluation"}
+GENERATION_LABELS = {"draft": ("Generation", "Draft"), "essay": ("Generation", "Essay"),
+                     "evaluation": ("Generation", "Evaluation")}
 
 
 def gen_key(stage: str, gen_id: str) -> str:
@@ -54,60 +55,109 @@ def generation_props(gen: Generation) -> dict[str, Any]:
 
 
 @dataclass(slots=True)
+class Edges:
+    """Relationships of one type as columns: sources[i] -> targets[i].
+
+    Property `name` of relationship i is props[name][i] when props[name] is a list, else
+    props[name] itself (the same for every relationship of the column, like the CSV column
+    name). A store mentions hundreds of thousands of IDs; columns cost a fraction of an
+    object per relationship, and the graph resolves a whole column at once.
+    """
+
+    type: str
+    sources: list[str]
+    targets: list[str]
+    props: dict[str, Any]
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def place(self, i: int) -> dict[str, Any]:
+        """The properties of relationship i."""
+        return {k: v[i] if type(v) is list else v for k, v in self.props.items()}
+
+
+@dataclass(slots=True)
 class GraphData:
-    """Nodes as (key, labels, props); edges as (source key, target key, type, props)."""
+    """Nodes as (key, labels, props); relationships in typed columns."""
 
     nodes: list[tuple[str, tuple[str, ...], dict[str, Any]]] = field(default_factory=list)
-    edges: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+    edges: list[Edges] = field(default_factory=list)
+
+    @property
+    def relationship_count(self) -> int:
+        return sum(map(len, self.edges))
+
+
+class _Resolver:
+    """Turns referenced IDs into node keys; an ID without a folder becomes a Missing node.
+
+    A place that implies a stage resolves there first. Anywhere but a cohort's membership, an
+    ID found only in another stage resolves to that generation (the wrong-stage checks see it);
+    with several candidates the first stage in pipeline order wins.
+    """
+
+    def __init__(self, in_stage: dict[str, dict[str, str]]):
+        self.in_stage = in_stage  # stage -> gen_id -> key of the generation
+        self.anywhere: dict[str, str] = {}
+        for stage in reversed(STAGES):
+            self.anywhere.update(self.in_stage[stage])
+        self.missing: set[str] = set()
+
+    def _missing(self, gen_id: str) -> str:
+        self.missing.add(gen_id)
+        return missing_key(gen_id)
+
+    def column(self, gen_ids: list[str], stages: list[str], exact: bool = False) -> list[str]:
+        """Keys for gen_ids[i] in a place implying stages[i] (one stage for all if given one)."""
+        if not gen_ids:
+            return []
+        in_stage, anywhere, missing, none = self.in_stage, self.anywhere, self._missing, {}
+        if len(stages) == 1 or stages.count(stages[0]) == len(stages):  # one stage for all
+            here = in_stage.get(stages[0], none)
+            if exact:
+                return [here.get(i) or missing(i) for i in gen_ids]
+            return [here.get(i) or anywhere.get(i) or missing(i) for i in gen_ids]
+        if exact:
+            return [in_stage.get(s, none).get(i) or missing(i) for i, s in zip(gen_ids, stages)]
+        return [in_stage.get(s, none).get(i) or anywhere.get(i) or missing(i) for i, s in zip(gen_ids, stages)]
 
 
 def build(store: Store) -> GraphData:
     data = GraphData()
     nodes, edges = data.nodes, data.edges
-    by_id: dict[str, dict[str, str]] = {}  # gen_id -> stage -> key
+    in_stage: dict[str, dict[str, str]] = {s: {} for s in STAGES}
     for gen in store.generations:
         props = generation_props(gen)
-        nodes.append((props["key"], ("Generation", STAGE_LABEL[gen.stage]), props))
-        by_id.setdefault(gen.gen_id, {})[gen.stage] = props["key"]
+        nodes.append((props["key"], GENERATION_LABELS[gen.stage], props))
+        in_stage[gen.stage][gen.gen_id] = props["key"]
+    resolve = _Resolver(in_stage)
 
-    missing: set[str] = set()
-
-    def resolve(gen_id: str, stage: str, exact: bool) -> str:
-        stages = by_id.get(gen_id)
-        if stages:
-            key = stages.get(stage)
-            if key is not None:
-                return key
-            if not exact:
-                if len(stages) == 1:  # the usual case: an ID lives in one stage
-                    for key in stages.values():
-                        return key
-                return next(stages[s] for s in STAGES if s in stages)
-        missing.add(gen_id)
-        return missing_key(gen_id)
-
-    for gen in store.generations:
-        parent_stage = PARENT_STAGE.get(gen.stage)
-        if parent_stage and gen.parent_gen_id:
-            edges.append((gen_key(gen.stage, gen.gen_id), resolve(gen.parent_gen_id, parent_stage, False),
-                          "DERIVED_FROM", {"expected_stage": parent_stage}))
+    for stage, parent_stage in PARENT_STAGE.items():
+        children = [g for g in store.generations if g.stage == stage and g.parent_gen_id]
+        edges.append(Edges("DERIVED_FROM", [in_stage[stage][g.gen_id] for g in children],
+                           resolve.column([g.parent_gen_id for g in children], [parent_stage]),
+                           {"expected_stage": parent_stage}))
 
     for cohort in store.cohorts:
         key = f"cohort:{cohort.cohort_id}"
         nodes.append((key, ("Cohort",), {"key": key, "cohort_id": cohort.cohort_id, "path": cohort.path,
                                          "membership_path": cohort.membership_path}))
-        for m in cohort.members:
-            edges.append((key, resolve(m.gen_id, m.stage, True), "INCLUDES",
-                          {"stage": m.stage, "line": m.line, "path": cohort.membership_path}))
+        members = cohort.members
+        stages = [m.stage for m in members]
+        edges.append(Edges("INCLUDES", [key] * len(members),
+                           resolve.column([m.gen_id for m in members], stages, exact=True),
+                           {"stage": stages, "line": [m.line for m in members], "path": cohort.membership_path}))
 
     for path in store.artifacts:
         key = f"artifact:{path}"
         nodes.append((key, ("Artifact",), {"key": key, "path": path}))
-    for ref in store.references:
-        edges.append((f"artifact:{ref.path}", resolve(ref.gen_id, ref.stage, False), "REFERENCES",
-                      {"line": ref.line, "column": ref.column, "kind": ref.kind, "stage": ref.stage}))
+    for refs in store.reference_columns:
+        edges.append(Edges("REFERENCES", [f"artifact:{refs.path}"] * len(refs.gen_ids),
+                           resolve.column(refs.gen_ids, refs.stages),
+                           {"line": refs.lines, "column": refs.column, "kind": refs.kind, "stage": refs.stages}))
 
-    for gen_id in sorted(missing):
+    for gen_id in sorted(resolve.missing):
         key = missing_key(gen_id)
         nodes.append((key, ("Missing",), {"key": key, "gen_id": gen_id}))
 

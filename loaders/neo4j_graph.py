@@ -132,9 +132,12 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
         row["root"], row["uid"] = root, f"{root}|{key}"
         nodes_by_labels.setdefault(labels, []).append(row)
     rels_by_type: dict[str, list[dict]] = {}
-    for src, dst, rel_type, props in data.edges:
-        rels_by_type.setdefault(rel_type, []).append(
-            {"s": f"{root}|{src}", "d": f"{root}|{dst}", "p": {k: v for k, v in props.items() if v is not None}})
+    prefix = f"{root}|"
+    for edges in data.edges:
+        rels_by_type.setdefault(edges.type, []).extend(
+            {"s": prefix + src, "d": prefix + dst,
+             "p": {k: v for k, v in edges.place(i).items() if v is not None}}
+            for i, (src, dst) in enumerate(zip(edges.sources, edges.targets)))
 
     driver = conn.driver()
     try:
@@ -160,7 +163,7 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
                     session.execute_write(lambda tx, q=query, c=chunk: tx.run(q, rows=c).consume())
                     if progress:
                         progress(len(chunk))
-            n_nodes, n_rels = len(data.nodes), len(data.edges)
+            n_nodes, n_rels = len(data.nodes), data.relationship_count
             session.execute_write(lambda tx: tx.run(
                 "MATCH (l:LoadRun {root: $root, load_id: $load_id}) SET l.status = 'complete', "
                 "l.finished = datetime(), l.nodes = $nodes, l.relationships = $rels",

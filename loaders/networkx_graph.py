@@ -1,8 +1,11 @@
 """The embedded backend: the lineage graph as a networkx DiGraph.
 
-A DiGraph holds one edge per (source, target). Several places in one file can mention the same
-ID, and a membership file can list an ID twice, so an edge keeps every place in `places`
-(one entry per relationship Neo4j would hold).
+A DiGraph holds one edge per (source, target), and its attribute dict is shared by every edge
+of a type and read-only: {"type": "REFERENCES"}. Several places in one file can mention the
+same ID and a membership file can list an ID twice; those places (one per relationship Neo4j
+would hold) stay in the graph model's columns, kept as g.graph["edges"] and looked up with
+`lineage.queries.networkx_queries.places`. Filling the adjacency then costs two dict stores
+per relationship and no objects, which keeps the graph cheap on big stores.
 """
 
 from __future__ import annotations
@@ -34,20 +37,19 @@ def from_graph_data(data: GraphData) -> nx.DiGraph:
         node[key] = props
         succ[key] = {}
         pred[key] = {}
-    # The queries walk edges of one type at a time; grouping them here, while every edge passes
-    # by anyway, saves a second walk over the whole adjacency.
-    by_type: dict[str, list] = {}
-    for src, dst, rel_type, props in data.edges:
-        existing = succ[src].get(dst)
-        if existing is None:
-            d = succ[src][dst] = pred[dst][src] = {"type": rel_type, "places": [props]}
-            typed = by_type.get(rel_type)
-            if typed is None:
-                typed = by_type[rel_type] = []
-            typed.append((src, dst, d))
+    shared = {}
+    for edges in data.edges:
+        attrs = shared.setdefault(edges.type, {"type": edges.type})
+        sources = edges.sources
+        if sources and sources.count(sources[0]) == len(sources):  # a cohort's or a file's column
+            src = sources[0]
+            succ[src].update(dict.fromkeys(edges.targets, attrs))
+            for dst in edges.targets:
+                pred[dst][src] = attrs
         else:
-            existing["places"].append(props)
-    g.graph["_edges_by_type"] = by_type
+            for src, dst in zip(sources, edges.targets):
+                succ[src][dst] = pred[dst][src] = attrs
+    g.graph["edges"] = data.edges
     return g
 
 

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import csv
 import io
-import multiprocessing
 import os
 import re
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import orjson
 
 from lineage import ids
+from lineage.loaders.beside import Beside
 from lineage.metadata import derive
 from lineage.perf import gc_paused
-from lineage.model import Cohort, Generation, Member, Problem, Reference, Selection, Store
+from lineage.model import Cohort, Generation, Member, Problem, References, Selection, Store
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024  # a metadata.json is a few hundred bytes; larger is damage
 MAX_CSV_FIELD = 16 * 1024 * 1024
@@ -82,9 +80,10 @@ def _entries(store: Store, folder: str) -> Iterator[os.DirEntry]:
 
 # --- generations ----------------------------------------------------------------------------
 
-# Listing every generation folder costs as much as reading every metadata.json (one
-# getdents per folder) and does not depend on it, so on big stores a helper process lists
-# the folders while this process reads and parses metadata: the two run on two cores.
+# Listing every generation folder costs about as much as reading every metadata.json (one
+# getdents per folder), and neither it nor the files outside gens/ depend on the metadata. On
+# big stores a helper process does those while this process reads, parses and derives the
+# metadata: the work runs on two cores.
 PARALLEL_FROM = 5000
 
 
@@ -101,27 +100,46 @@ def _scan_generations(store: Store, progress: Progress | None) -> None:
                 # Stray files (*.tmp, .DS_Store) next to generation folders are not generations.
                 folders += [(stage, e.path, e.name) for e in _entries(store, stage_dir) if e.is_dir()]
 
-    with _lister([f[1] for f in folders]) as listings:
-        gens = []
-        for i, (stage, path, name) in enumerate(folders, 1):
-            gens.append(_read_generation(store, stage, path, name))
-            if progress and not i % 2000:
-                progress(2000)
-        # Everything outside gens/ while the helper may still be listing.
-        _scan_cohorts(store)
-        _scan_selections(store)
-        _scan_results(store)
-        _scan_csvs(store)
-        for gen, names in zip(gens, listings()):
-            if names is None:
-                gen.meta_status, gen.meta_error, gen.meta = "invalid", "cannot list the folder", None
-            else:
-                names.sort()
-                gen.files = tuple(names)
+    helper = Beside(__name__, "helper_share", store.root, [f[1] for f in folders],
+                    parallel=len(folders) >= PARALLEL_FROM)
+    gens = []
+    for i, (stage, path, name) in enumerate(folders, 1):
+        gen = _read_generation(store, stage, path, name)
+        derive(gen)
+        gens.append(gen)
+        if progress and not i % 2000:
+            progress(2000)
+    _scan_cohorts(store)
+
+    listings, outside = helper.result()
+    store.selections += outside.selections
+    store.reference_columns += outside.reference_columns
+    store.problems += outside.problems
+    store.artifacts += outside.artifacts
+    for i, names in enumerate(listings):
+        if names is None:
+            gen = gens[i]
+            gens[i] = gen = Generation(gen.stage, gen.gen_id, gen.path, meta_status="invalid",
+                                       meta_error="cannot list the folder")
             derive(gen)
+        else:
+            names.sort()
+            gens[i].files = tuple(names)
     store.generations = gens
     if progress:
         progress(len(gens) % 2000)
+
+
+def helper_share(root: str, folders: list[str]) -> tuple[list[list[str] | None], Store]:
+    """The part of a scan that needs no metadata: each folder's file names, and the selection
+    files, results/ and CSVs outside gens/ (cohorts stay with the caller: their members are
+    many small records, dearer to send than to read)."""
+    with gc_paused():
+        outside = Store(root=root)
+        _scan_selections(outside)
+        _scan_results(outside)
+        _scan_csvs(outside)
+        return list_folders(folders), outside
 
 
 def list_folders(paths: list[str]) -> list[list[str] | None]:
@@ -133,17 +151,6 @@ def list_folders(paths: list[str]) -> list[list[str] | None]:
         except OSError:
             out.append(None)
     return out
-
-
-@contextmanager
-def _lister(paths: list[str]):
-    """Yield a function returning the listings, computed beside the caller when it pays."""
-    if len(paths) < PARALLEL_FROM:
-        yield lambda: list_folders(paths)
-        return
-    # spawn, not fork: the caller may have threads (a progress bar) that fork would copy mid-lock.
-    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        yield pool.submit(list_folders, paths).result
 
 
 def _read_generation(store: Store, stage: str, folder: str, name: str) -> Generation:
@@ -267,12 +274,12 @@ def _read_manifest(store: Store, cohort: Cohort, path: str) -> dict | None:
 
 def _read_membership(store: Store, cohort: Cohort, path: str) -> None:
     rel = _rel(store, path)
-    rows = _csv_rows(store, path)
-    header = next(rows, None)
+    chunks = _csv_chunks(store, path)
+    header = next(chunks, None)
     if header is None:
         return
-    _, names = header
-    lowered = [n.strip().lower() for n in names]
+    names = header[0]
+    lowered = [n.lower() for n in names]
     if "stage" not in lowered or "gen_id" not in lowered:
         missing = [c for c in ("stage", "gen_id") if c not in lowered]
         store.problems.append(Problem("cohort.membership_invalid", rel,
@@ -281,21 +288,24 @@ def _read_membership(store: Store, cohort: Cohort, path: str) -> None:
         return
     i_stage, i_id = lowered.index("stage"), lowered.index("gen_id")
     # Wide shapes also carry parent_gen_id: a reference like any other.
-    other = [(i, names[i].strip()) for i, n in enumerate(lowered) if "gen_id" in n and i != i_id]
-    for line, row in rows:
-        if len(row) <= max(i_stage, i_id):
-            if any(c.strip() for c in row):
-                store.problems.append(Problem("cohort.membership_invalid", rel,
-                                              "row has fewer columns than the header", line=line,
-                                              cohort=cohort.cohort_id))
-            continue
-        gen_id = row[i_id].strip()
-        if not gen_id:
-            continue
-        cohort.members.append(Member(row[i_stage].strip().lower(), gen_id, line))
-        for i, col in other:
-            if i < len(row) and row[i].strip():
-                store.references.append(Reference(rel, row[i].strip(), line, col))
+    other = {i: References(rel, names[i], "cell") for i, n in enumerate(lowered) if "gen_id" in n and i != i_id}
+    members = cohort.members
+    for rows, lines in chunks:
+        for line, row in zip(lines, rows):
+            if len(row) <= i_stage or len(row) <= i_id:
+                if any(c.strip() for c in row):
+                    store.problems.append(Problem("cohort.membership_invalid", rel,
+                                                  "row has fewer columns than the header", line=line,
+                                                  cohort=cohort.cohort_id))
+                continue
+            gen_id = row[i_id].strip()
+            if gen_id:
+                members.append(Member(row[i_stage].strip().lower(), gen_id, line))
+        columns = _columns(rows)
+        for i, refs in other.items():
+            if i < len(columns):
+                _add_cells(refs, columns[i], lines, "")
+    store.reference_columns += [r for r in other.values() if r.gen_ids]
     store.artifacts.append(rel)
 
 
@@ -312,6 +322,7 @@ def _scan_selections(store: Store) -> None:
         if text is None:
             continue
         selection = Selection(path=_rel(store, path), stage=stage)
+        refs = References(selection.path, "", "selection")
         for line_no, line in enumerate(text.splitlines(), 1):
             line = line.strip()
             if not line:
@@ -320,8 +331,11 @@ def _scan_selections(store: Store) -> None:
                 _read_directive(selection, line)
                 continue
             selection.ids.append((line_no, line))
-            store.references.append(Reference(selection.path, line, line_no, "", stage, "selection"))
+            refs.gen_ids.append(line)
+            refs.lines.append(line_no)
+            refs.stages.append(stage)
         store.selections.append(selection)
+        store.reference_columns.append(refs)
         store.artifacts.append(selection.path)
 
 
@@ -351,7 +365,7 @@ def _scan_results(store: Store) -> None:
     for entry in _entries(store, results):
         if entry.is_file() and entry.name.endswith(".txt"):
             rel = _rel(store, entry.path)
-            store.references.append(Reference(rel, entry.name[:-4], None, "", "essay", "file_name"))
+            store.reference_columns.append(References(rel, "", "file_name", [entry.name[:-4]], [None], ["essay"]))
             store.artifacts.append(rel)
 
 
@@ -368,22 +382,81 @@ def _read_text(store: Store, path: str) -> str | None:
     return None
 
 
-def _csv_rows(store: Store, path: str) -> Iterator[tuple[int, list[str]]]:
-    """(first line of the row, cells) for every row, header first; problems become findings."""
+def _csv_chunks(store: Store, path: str) -> Iterator:
+    """The header's stripped names first, then (rows, first line of each row) in chunks.
+
+    Chunks keep memory flat on huge files while letting callers work a column at a time.
+    Problems (not UTF-8, broken quoting) become findings and end the file.
+    """
     csv.field_size_limit(MAX_CSV_FIELD)
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
-            line = 1
+            header = next(reader, None)
+            if header is None:
+                return
+            yield [n.strip() for n in header], None
+            rows: list[list[str]] = []
+            lines: list[int] = []
+            line = reader.line_num + 1
             for row in reader:
-                yield line, row
+                rows.append(row)
+                lines.append(line)
                 line = reader.line_num + 1
+                if len(rows) == CSV_CHUNK:
+                    yield rows, lines
+                    rows, lines = [], []
+            if rows:
+                yield rows, lines
     except UnicodeDecodeError as exc:
         _skip(store, path, f"not UTF-8 (byte {exc.start})")
     except csv.Error as exc:
         _skip(store, path, f"not a readable CSV: {exc}")
     except OSError as exc:
         _skip(store, path, f"cannot read: {exc.strerror or exc}")
+
+
+CSV_CHUNK = 50_000
+
+
+def _columns(rows: list[list[str]]) -> list[list[str] | tuple[str, ...]]:
+    """The rows as columns; "" where a short row lacks a cell."""
+    widest = max(map(len, rows))
+    if min(map(len, rows)) == widest:  # the usual case: a rectangle, transposed in C
+        return list(zip(*rows))
+    return [[r[i] if len(r) > i else "" for r in rows] for i in range(widest)]
+
+
+def _add_cells(refs: References, cells: Sequence[str], lines: list[int], stage: str | list[str]) -> None:
+    """Append the non-empty cells (stripped) with their lines and stages."""
+    values = list(map(str.strip, cells))
+    stages = [stage] * len(values) if isinstance(stage, str) else stage
+    if all(values):  # the usual case: a complete column, taken whole
+        refs.gen_ids += values
+        refs.lines += lines
+        refs.stages += stages
+        return
+    for value, line, st in zip(values, lines, stages):
+        if value:
+            refs.gen_ids.append(value)
+            refs.lines.append(line)
+            refs.stages.append(st)
+
+
+def _add_paths(refs: References, cells: Sequence[str], lines: list[int]) -> None:
+    """`gens/<stage>/<id>` inside the cells of a path-valued column."""
+    found = list(map(GENS_PATH.findall, cells))
+    if set(map(len, found)) == {1}:  # the usual case: one path per cell
+        pairs = [f[0] for f in found]
+        refs.stages += [p[0] for p in pairs]
+        refs.gen_ids += [p[1] for p in pairs]
+        refs.lines += lines
+        return
+    for matches, line in zip(found, lines):
+        for stage, gen_id in matches:
+            refs.gen_ids.append(gen_id)
+            refs.lines.append(line)
+            refs.stages.append(stage)
 
 
 def read_csv_file(path: str, name: str, error: type[Exception]) -> list[list[str]]:
@@ -420,30 +493,29 @@ def _walk_csvs(store: Store) -> Iterator[str]:
 def _scan_csvs(store: Store) -> None:
     for path in sorted(_walk_csvs(store)):
         rel = _rel(store, path)
-        rows = _csv_rows(store, path)
-        header = next(rows, None)
+        chunks = _csv_chunks(store, path)
+        header = next(chunks, None)
         if header is None:
             continue
-        names = [n.strip() for n in header[1]]
-        id_cols = {i: (n, _stage_of_column(n)) for i, n in enumerate(names) if "gen_id" in n.lower()}
+        names = header[0]
+        id_cols = {i: References(rel, n, "cell") for i, n in enumerate(names) if "gen_id" in n.lower()}
+        path_cols: dict[int, References] = {}
         i_stage = names.index("stage") if "stage" in names else None
-        refs = store.references
-        for line, row in rows:
-            for i, cell in enumerate(row):
-                if not cell:
-                    continue
-                col = id_cols.get(i)
-                if col is not None:
-                    value = cell.strip()
-                    if value:
-                        stage = col[1]
-                        if not stage and col[0] == "gen_id" and i_stage is not None and i_stage < len(row):
-                            stage = row[i_stage].strip().lower()
-                        refs.append(Reference(rel, value, line, col[0], stage))
-                elif "gens" in cell:
-                    for m in GENS_PATH.finditer(cell):
-                        refs.append(Reference(rel, m.group(2), line,
-                                              names[i] if i < len(names) else "", m.group(1), "path"))
+        for rows, lines in chunks:
+            columns = _columns(rows)
+            for i, refs in id_cols.items():
+                cells = columns[i] if i < len(columns) else [""] * len(rows)
+                stage: str | list[str] = _stage_of_column(refs.column)
+                if not stage and refs.column == "gen_id" and i_stage is not None and i_stage < len(columns):
+                    stage = [s.strip().lower() for s in columns[i_stage]]
+                _add_cells(refs, cells, lines, stage)
+            for i, cells in enumerate(columns):
+                # One scan in C per column: most columns never mention a path.
+                if i not in id_cols and "gens" in "\n".join(cells):
+                    if i not in path_cols:
+                        path_cols[i] = References(rel, names[i] if i < len(names) else "", "path")
+                    _add_paths(path_cols[i], cells, lines)
+        store.reference_columns += [r for r in (*id_cols.values(), *path_cols.values()) if r.gen_ids]
         store.artifacts.append(rel)
 
 

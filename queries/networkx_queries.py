@@ -10,6 +10,9 @@ from typing import Any, Iterator
 
 import networkx as nx
 
+from lineage.ids import PARENT_STAGE
+from lineage.loaders.graph_model import Edges
+
 Row = dict[str, Any]
 
 
@@ -22,15 +25,21 @@ def generations(g: nx.DiGraph) -> list[dict]:
     return cached
 
 
-def _edges(g: nx.DiGraph, rel_type: str) -> list[tuple[str, str, dict]]:
-    """(source, target, data) of every edge of one type; grouped once per graph."""
-    cached = g.graph.get("_edges_by_type")
-    if cached is None:
-        cached = g.graph["_edges_by_type"] = {}
-        for u, nbrs in g._succ.items():
-            for v, d in nbrs.items():
-                cached.setdefault(d["type"], []).append((u, v, d))
-    return cached.get(rel_type, [])
+def _columns(g: nx.DiGraph, rel_type: str) -> list[Edges]:
+    """The graph model's relationship columns of one type (see loaders.networkx_graph)."""
+    return [e for e in g.graph["edges"] if e.type == rel_type]
+
+
+def places_to(g: nx.DiGraph, target: str) -> list[tuple[str, dict]]:
+    """(source, properties) of every relationship into `target`: one per place, so a file
+    that mentions an ID on three lines gives three. Indexed on first use."""
+    index = g.graph.get("_places_to")
+    if index is None:
+        index = g.graph["_places_to"] = {}
+        for e in g.graph["edges"]:
+            for i, (u, v) in enumerate(zip(e.sources, e.targets)):
+                index.setdefault(v, []).append((u, e, i))
+    return [(u, e.place(i)) for u, e, i in index.get(target, ())]
 
 
 def children_index(g: nx.DiGraph) -> dict[str, list[str]]:
@@ -38,8 +47,9 @@ def children_index(g: nx.DiGraph) -> dict[str, list[str]]:
     cached = g.graph.get("_children")
     if cached is None:
         cached = g.graph["_children"] = {}
-        for u, v, _ in _edges(g, "DERIVED_FROM"):
-            cached.setdefault(v, []).append(u)
+        for e in _columns(g, "DERIVED_FROM"):
+            for u, v in zip(e.sources, e.targets):
+                cached.setdefault(v, []).append(u)
     return cached
 
 
@@ -47,7 +57,9 @@ def parent_index(g: nx.DiGraph) -> dict[str, str]:
     """child key -> parent key along DERIVED_FROM (a generation has at most one parent)."""
     cached = g.graph.get("_parent")
     if cached is None:
-        cached = g.graph["_parent"] = {u: v for u, v, _ in _edges(g, "DERIVED_FROM")}
+        cached = g.graph["_parent"] = {}
+        for e in _columns(g, "DERIVED_FROM"):
+            cached.update(zip(e.sources, e.targets))
     return cached
 
 
@@ -73,8 +85,12 @@ def _gen_row(n: dict, **extra: Any) -> Row:
     return {"stage": n["stage"], "gen_id": n["gen_id"], "path": n["path"], **extra}
 
 
-def _readable(g: nx.DiGraph) -> Iterator[dict]:
-    return (n for n in generations(g) if n["meta_status"] == "ok")
+def _readable(g: nx.DiGraph) -> list[dict]:
+    """Generations whose metadata.json could be read; most checks look only at these."""
+    cached = g.graph.get("_readable")
+    if cached is None:
+        cached = g.graph["_readable"] = [n for n in generations(g) if n["meta_status"] == "ok"]
+    return cached
 
 
 # --- store -----------------------------------------------------------------------------------
@@ -92,20 +108,24 @@ REQUIRED_FILES = ("parsed.txt", "parsed_metadata.json", "raw_metadata.json")
 
 
 def files_missing(g: nx.DiGraph) -> list[Row]:
+    a, b, c = REQUIRED_FILES
     rows = []
     for n in generations(g):
-        if n["meta_status"] != "missing":
+        files = n["files"]
+        if not (a in files and b in files and c in files) and n["meta_status"] != "missing":
             missing = [f for f in REQUIRED_FILES if f not in n["files"]]
-            if missing:
-                rows.append(_gen_row(n, missing=missing, has_raw="raw.txt" in n["files"]))
+            rows.append(_gen_row(n, missing=missing, has_raw="raw.txt" in n["files"]))
     return rows
 
 
 def problems(check: str):
     """Files the loader could not use, recorded as Problem nodes under the given check."""
     def find(g: nx.DiGraph) -> list[Row]:
+        problem_nodes = g.graph.get("_problems")
+        if problem_nodes is None:
+            problem_nodes = g.graph["_problems"] = [d for d in g._node.values() if "Problem" in d["labels"]]
         return [{"path": d["path"], "line": d["line"], "cohort": d["cohort"], "error": d["message"]}
-                for d in g._node.values() if "Problem" in d["labels"] and d["check"] == check]
+                for d in problem_nodes if d["check"] == check]
     find.__name__ = f"problems_{check.replace('.', '_')}"
     return find
 
@@ -169,8 +189,9 @@ def _parent_rows(g: nx.DiGraph) -> list[tuple[dict, dict, str]]:
     cached = g.graph.get("_parent_rows")
     if cached is None:
         nodes = g._node
-        cached = g.graph["_parent_rows"] = [(nodes[u], nodes[v], d["places"][0]["expected_stage"])
-                                            for u, v, d in _edges(g, "DERIVED_FROM")]
+        cached = g.graph["_parent_rows"] = [(nodes[u], nodes[v], e.props["expected_stage"])
+                                            for e in _columns(g, "DERIVED_FROM")
+                                            for u, v in zip(e.sources, e.targets)]
     return cached
 
 
@@ -189,43 +210,47 @@ def parent_unreadable(g: nx.DiGraph) -> list[Row]:
             if "Generation" in p["labels"] and p["stage"] == exp and p["meta_status"] != "ok"]
 
 
-def _link_problem(g: nx.DiGraph, n: dict) -> tuple[str, dict | None]:
-    """What is wrong with the link from generation n to its parent ('' if nothing)."""
-    if n["stage"] == "draft":
-        return "", None
-    if n["meta_status"] != "ok":
-        return "", None  # reported on n itself
-    if not n["parent_gen_id"]:
-        return "parent_id_missing", None
-    _, p = parent_of(g, n["key"])
-    if "Missing" in p["labels"]:
-        return "parent_missing", p
-    if p["stage"] != ("draft" if n["stage"] == "essay" else "essay"):
-        return "parent_wrong_stage", p
-    if p["meta_status"] != "ok":
-        return "parent_unreadable", p
-    return "", p
+def _links(g: nx.DiGraph) -> dict[str, tuple[str, dict | None]]:
+    """Every generation's link to its parent, judged once per graph: (what is wrong or '',
+    the parent node). Drafts and unreadable generations have no link to judge."""
+    cached = g.graph.get("_links")
+    if cached is not None:
+        return cached
+    cached = g.graph["_links"] = {}
+    nodes, parent = g._node, parent_index(g)
+    none = ("", None)
+    for n in generations(g):
+        stage = n["stage"]
+        if stage == "draft" or n["meta_status"] != "ok":
+            link = none
+        elif not n["parent_gen_id"]:
+            link = ("parent_id_missing", None)
+        else:
+            p = nodes[parent[n["key"]]]
+            if "Missing" in p["labels"]:
+                link = ("parent_missing", p)
+            elif p["stage"] != PARENT_STAGE[stage]:
+                link = ("parent_wrong_stage", p)
+            elif p["meta_status"] != "ok":
+                link = ("parent_unreadable", p)
+            else:
+                link = ("", p)
+        cached[n["key"]] = link
+    return cached
 
 
 def ancestor_broken(g: nx.DiGraph) -> list[Row]:
     """The parent link is fine, but a link further up is not: report the first broken one."""
-    links: dict[str, tuple[str, dict | None]] = {}  # each generation's link, judged once
-
-    def link(n: dict) -> tuple[str, dict | None]:
-        found = links.get(n["key"])
-        if found is None:
-            found = links[n["key"]] = _link_problem(g, n)
-        return found
-
+    links = _links(g)
     rows = []
     for n in _readable(g):
-        problem, p = link(n)
+        problem, p = links[n["key"]]
         if problem or p is None:
             continue
         seen = {n["key"]}
         while p is not None and p["key"] not in seen:
             seen.add(p["key"])
-            problem, up = link(p)
+            problem, up = links.get(p["key"], ("", None))
             if problem:
                 rows.append(_gen_row(n, parent_gen_id=n["parent_gen_id"], ancestor_gen_id=p["gen_id"],
                                      ancestor_stage=p["stage"], problem=problem))
@@ -241,32 +266,35 @@ def draft_has_parent(g: nx.DiGraph) -> list[Row]:
 
 # --- cohorts and references ------------------------------------------------------------------
 
-def member_missing(g: nx.DiGraph) -> list[Row]:
+def _to_missing(g: nx.DiGraph, rel_type: str) -> Iterator[tuple[str, dict, dict]]:
+    """(source, missing node, properties) of every relationship of a type into a Missing node."""
     nodes = g._node
-    rows = []
-    for u, v, d in _edges(g, "INCLUDES"):
-        if "Missing" in nodes[v]["labels"]:
-            cohort = nodes[u]["cohort_id"]
-            rows.extend({"stage": pl["stage"], "gen_id": nodes[v]["gen_id"], "path": pl["path"],
-                         "line": pl["line"], "cohort": cohort} for pl in d["places"])
-    return rows
+    missing = g.graph.get("_missing")
+    if missing is None:
+        missing = g.graph["_missing"] = {k for k, d in nodes.items() if "Missing" in d["labels"]}
+    for e in _columns(g, rel_type):
+        if missing.isdisjoint(e.targets):  # the usual column: checked in C
+            continue
+        for i, v in enumerate(e.targets):
+            if v in missing:
+                yield e.sources[i], nodes[v], e.place(i)
+
+
+def member_missing(g: nx.DiGraph) -> list[Row]:
+    return [{"stage": pl["stage"], "gen_id": m["gen_id"], "path": pl["path"], "line": pl["line"],
+             "cohort": g._node[u]["cohort_id"]} for u, m, pl in _to_missing(g, "INCLUDES")]
 
 
 def unreachable(g: nx.DiGraph) -> list[Row]:
-    included = {v for _, v, _ in _edges(g, "INCLUDES")}
+    included: set[str] = set()
+    for e in _columns(g, "INCLUDES"):
+        included.update(e.targets)
     return [_gen_row(n) for n in generations(g) if n["key"] not in included]
 
 
 def dangling(g: nx.DiGraph) -> list[Row]:
-    nodes = g._node
-    rows = []
-    for u, v, d in _edges(g, "REFERENCES"):
-        if "Missing" in nodes[v]["labels"]:
-            path = nodes[u]["path"]
-            rows.extend({"stage": pl["stage"], "gen_id": nodes[v]["gen_id"], "path": path,
-                         "line": pl["line"], "column": pl["column"], "kind": pl["kind"]}
-                        for pl in d["places"])
-    return rows
+    return [{"stage": pl["stage"], "gen_id": m["gen_id"], "path": g._node[u]["path"], "line": pl["line"],
+             "column": pl["column"], "kind": pl["kind"]} for u, m, pl in _to_missing(g, "REFERENCES")]
 
 
 # --- lineage queries users run by hand ------------------------------------------------------
@@ -319,21 +347,22 @@ def rename_cascade(g: nx.DiGraph, gen_id: str) -> list[Row]:
             d = g._node[key]
             base = {"stage": d["stage"], "gen_id": d["gen_id"]}
             rows.append({**base, "kind": "folder", "path": d["path"], "line": None, "column": None, "cohort": None})
-            for u, e in g._pred[key].items():
+            for u, p in places_to(g, key):
                 src = g._node[u]
                 if "Cohort" in src["labels"]:
-                    rows += [{**base, "kind": "membership", "path": p["path"], "line": p["line"],
-                              "column": "gen_id", "cohort": src["cohort_id"]} for p in e["places"]]
+                    rows.append({**base, "kind": "membership", "path": p["path"], "line": p["line"],
+                                 "column": "gen_id", "cohort": src["cohort_id"]})
                 elif "Artifact" in src["labels"]:
-                    rows += [{**base, "kind": "reference", "path": src["path"], "line": p["line"],
-                              "column": p["column"], "cohort": None} for p in e["places"]]
+                    rows.append({**base, "kind": "reference", "path": src["path"], "line": p["line"],
+                                 "column": p["column"], "cohort": None})
     return rows
 
 
 def orphans(g: nx.DiGraph) -> list[Row]:
+    links = _links(g)
     rows = []
     for n in _readable(g):
-        problem, _ = _link_problem(g, n)
+        problem, _ = links[n["key"]]
         if problem:
             rows.append(_gen_row(n, parent_gen_id=n["parent_gen_id"], problem=problem))
     return rows

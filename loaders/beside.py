@@ -1,0 +1,74 @@
+"""Run one function in a helper Python process while the caller keeps working.
+
+The scan splits its work over two cores this way. A plain subprocess rather than
+multiprocessing: spawn re-imports the caller's __main__ (a script that calls scan() without a
+`__main__` guard would start the scan again in the child), and fork copies a progress bar's
+thread in the middle of whatever lock it holds.
+
+If the helper cannot start, fails or dies, the function runs in the caller instead: slower,
+never wrong, and never a traceback from the child on the user's terminal.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+import subprocess
+import sys
+import threading
+from typing import Any
+
+
+class Beside:
+    """`module.function(*args)`, computed in a helper process when `parallel`, else on demand."""
+
+    def __init__(self, module: str, function: str, *args: Any, parallel: bool = True):
+        self._call = (module, function, args)
+        self._proc: subprocess.Popen | None = None
+        self._out: list[bytes] = []
+        if not parallel:
+            return
+        try:
+            self._proc = subprocess.Popen([sys.executable, "-c", f"import {__name__} as b; b._serve()"],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                          stderr=subprocess.DEVNULL)
+        except OSError:
+            return
+        payload = pickle.dumps(self._call, protocol=pickle.HIGHEST_PROTOCOL)
+        # Both pipe ends are served by threads: the caller must not block while the child
+        # starts up (writing) or while it is still busy itself (the child's output would fill
+        # the pipe and stall the child). Pipe I/O releases the GIL.
+        self._threads = [threading.Thread(target=self._send, args=(payload,), daemon=True),
+                         threading.Thread(target=self._receive, daemon=True)]
+        for t in self._threads:
+            t.start()
+
+    def _send(self, payload: bytes) -> None:
+        try:
+            self._proc.stdin.write(payload)
+            self._proc.stdin.close()
+        except OSError:
+            pass  # the child died; result() falls back
+
+    def _receive(self) -> None:
+        self._out.append(self._proc.stdout.read())
+
+    def result(self) -> Any:
+        if self._proc is not None:
+            for t in self._threads:
+                t.join()
+            if self._proc.wait() == 0 and self._out and self._out[0]:
+                try:
+                    return pickle.loads(self._out[0])
+                except Exception:  # a truncated answer: compute it here instead
+                    pass
+        module, function, args = self._call
+        return getattr(importlib.import_module(module), function)(*args)
+
+
+def _serve() -> None:
+    """The helper's side: one call read from stdin, its pickled result written to stdout."""
+    module, function, args = pickle.load(sys.stdin.buffer)
+    result = getattr(importlib.import_module(module), function)(*args)
+    sys.stdout.buffer.write(pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL))
+    sys.stdout.buffer.flush()
