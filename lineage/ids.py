@@ -152,16 +152,22 @@ class IdShape:
     reason: str = ""  # why an ID is malformed
 
 
+# The shapes of well-formed IDs, made once: classify runs for every generation on every command.
+_SHAPE_OF = {(prefix[0], k): IdShape(DETERMINISTIC, stage, int(k or 0))
+             for prefix, stage in STAGE_OF_PREFIX.items() for k in (None, "1", "2", "3", "4")}
+_LEGACY_SHAPE = IdShape(LEGACY)
+
+
 def classify(gen_id: str) -> IdShape:
     """Deterministic, legacy or malformed, from the shape of the ID alone (DOMAIN 3.3)."""
     m = _DETERMINISTIC.match(gen_id)
     if m:
         prefix, digits, k = m.groups()
-        if int(digits, 36) >= HASH_LIMIT:
+        if len(digits) == 16 and int(digits, 36) >= HASH_LIMIT:  # 15 digits never reach 2^80
             return IdShape(MALFORMED, reason="hash value is 2^80 or more")
-        return IdShape(DETERMINISTIC, STAGE_OF_PREFIX[prefix + "_"], int(k or 0))
+        return _SHAPE_OF[prefix, k]
     if _LEGACY.match(gen_id):
-        return IdShape(LEGACY)
+        return _LEGACY_SHAPE
     return IdShape(MALFORMED, reason=_malformed_reason(gen_id))
 
 
