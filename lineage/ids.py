@@ -106,13 +106,17 @@ def signature(stage: str, meta: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def deterministic_id(stage: str, parts: tuple[str, ...], collision: int = 0) -> str:
-    """The ID for an already-normalised signature; collision k in 1..4 salts the hash."""
+def hash_value(parts: tuple[str, ...], collision: int = 0) -> int:
+    """BLAKE2b-80 of an already-normalised signature, as a number; k in 1..4 salts it."""
     canonical = "|".join(parts)
     if collision:
         canonical += f"|collision:{collision}"
-    digest = hashlib.blake2b(canonical.encode("utf-8"), digest_size=10).digest()
-    gen_id = PREFIX[stage] + base36(int.from_bytes(digest, "big"))
+    return int.from_bytes(hashlib.blake2b(canonical.encode("utf-8"), digest_size=10).digest(), "big")
+
+
+def deterministic_id(stage: str, parts: tuple[str, ...], collision: int = 0) -> str:
+    """The ID for an already-normalised signature; collision k in 1..4 salts the hash."""
+    gen_id = PREFIX[stage] + base36(hash_value(parts, collision))
     return f"{gen_id}-{collision}" if collision else gen_id
 
 

@@ -62,6 +62,9 @@ def extraneous_reason(stage: str, name: str) -> str:
     return f"{name}: not a {stage} field"
 
 
+TEXT_FIELDS = ("gen_id", "stage", "parent_gen_id", "mode")  # kept as text on every generation
+
+
 def _text(value) -> str:
     return value.strip() if isinstance(value, str) else ("" if value is None else str(value))
 
@@ -84,10 +87,8 @@ def derive(gen: Generation) -> None:
     if meta is None:
         return
     stage = gen.stage
-    gen.meta_gen_id = _text(meta.get("gen_id"))
-    gen.meta_stage = _text(meta.get("stage"))
-    gen.parent_gen_id = _text(meta.get("parent_gen_id"))
-    gen.mode = _text(meta.get("mode"))
+    gen.meta_gen_id, gen.meta_stage, gen.parent_gen_id, gen.mode = [
+        v.strip() if type(v) is str else _text(v) for v in map(meta.get, TEXT_FIELDS)]
 
     missing = [f for f in REQUIRED_FIELDS[stage] if _empty(meta.get(f))]
     if missing:
@@ -105,9 +106,16 @@ def derive(gen: Generation) -> None:
     except ids.SignatureError as exc:
         gen.signature_error = str(exc)
         return
-    gen.expected_id = ids.deterministic_id(stage, parts)
+    value = ids.hash_value(parts)
+    if shape.kind == ids.DETERMINISTIC and shape.collision == 0 and \
+            shape.prefix_stage == stage and int(gen.gen_id[2:], 36) == value:
+        # The common case: the stored ID is the one its metadata implies. Comparing numbers
+        # spares printing the hash in base36 for every generation.
+        gen.expected_id, gen.id_matches = gen.gen_id, True
+        return
+    gen.expected_id = ids.PREFIX[stage] + ids.base36(value)
     if shape.kind == ids.DETERMINISTIC:
-        # The common case costs no second hash: an unsuffixed ID must equal the k = 0 candidate.
+        # An unsuffixed ID must equal the k = 0 candidate; a suffix names the only k to try.
         if shape.collision == 0:
             gen.id_matches = gen.expected_id == gen.gen_id
         else:

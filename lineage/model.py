@@ -55,11 +55,20 @@ class Member:
 
 @dataclass(slots=True)
 class Cohort:
+    """A cohort folder; its membership rows as parallel lists (member i is stages[i],
+    gen_ids[i] on line lines[i]): a big store's cohorts list every generation."""
+
     cohort_id: str
     path: str  # cohorts/<id>
     membership_path: str = ""  # empty when the cohort has no membership.csv
-    members: list[Member] = field(default_factory=list)
+    stages: list[str] = field(default_factory=list)
+    gen_ids: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
+
+    @property
+    def members(self) -> list[Member]:
+        return list(map(Member, self.stages, self.gen_ids, self.lines))
 
 
 @dataclass(slots=True)

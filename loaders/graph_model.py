@@ -143,11 +143,9 @@ def build(store: Store) -> GraphData:
         key = f"cohort:{cohort.cohort_id}"
         nodes.append((key, ("Cohort",), {"key": key, "cohort_id": cohort.cohort_id, "path": cohort.path,
                                          "membership_path": cohort.membership_path}))
-        members = cohort.members
-        stages = [m.stage for m in members]
-        edges.append(Edges("INCLUDES", [key] * len(members),
-                           resolve.column([m.gen_id for m in members], stages, exact=True),
-                           {"stage": stages, "line": [m.line for m in members], "path": cohort.membership_path}))
+        edges.append(Edges("INCLUDES", [key] * len(cohort.gen_ids),
+                           resolve.column(cohort.gen_ids, cohort.stages, exact=True),
+                           {"stage": cohort.stages, "line": cohort.lines, "path": cohort.membership_path}))
 
     for path in store.artifacts:
         key = f"artifact:{path}"

@@ -10,6 +10,7 @@ import csv
 import io
 import os
 import re
+from itertools import compress, islice
 from typing import Callable, Iterator, Sequence
 
 import orjson
@@ -18,7 +19,7 @@ from lineage import ids
 from lineage.loaders.beside import Beside
 from lineage.metadata import derive
 from lineage.perf import gc_paused
-from lineage.model import Cohort, Generation, Member, Problem, References, Selection, Store
+from lineage.model import Cohort, Generation, Problem, References, Selection, Store
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024  # a metadata.json is a few hundred bytes; larger is damage
 MAX_CSV_FIELD = 16 * 1024 * 1024
@@ -111,26 +112,25 @@ def _scan_generations(store: Store, progress: Progress | None) -> None:
             progress(2000)
     _scan_cohorts(store)
 
-    listings, outside = helper.result()
+    (listings, file_sets), outside = helper.result()
     store.selections += outside.selections
     store.reference_columns += outside.reference_columns
     store.problems += outside.problems
     store.artifacts += outside.artifacts
-    for i, names in enumerate(listings):
-        if names is None:
+    for i, n in enumerate(listings):
+        if n < 0:
             gen = gens[i]
             gens[i] = gen = Generation(gen.stage, gen.gen_id, gen.path, meta_status="invalid",
                                        meta_error="cannot list the folder")
             derive(gen)
         else:
-            names.sort()
-            gens[i].files = tuple(names)
+            gens[i].files = file_sets[n]
     store.generations = gens
     if progress:
         progress(len(gens) % 2000)
 
 
-def helper_share(root: str, folders: list[str]) -> tuple[list[list[str] | None], Store]:
+def helper_share(root: str, folders: list[str]) -> tuple[tuple[list[int], list[tuple[str, ...]]], Store]:
     """The part of a scan that needs no metadata: each folder's file names, and the selection
     files, results/ and CSVs outside gens/ (cohorts stay with the caller: their members are
     many small records, dearer to send than to read)."""
@@ -142,15 +142,25 @@ def helper_share(root: str, folders: list[str]) -> tuple[list[list[str] | None],
         return list_folders(folders), outside
 
 
-def list_folders(paths: list[str]) -> list[list[str] | None]:
-    """File names of each folder (None where it cannot be listed)."""
-    out: list[list[str] | None] = []
+def list_folders(paths: list[str]) -> tuple[list[int], list[tuple[str, ...]]]:
+    """The sorted file names of each folder, as an index into a list of distinct name sets
+    (-1 where a folder cannot be listed). Nearly every generation holds the same few files,
+    so a store of any size has a handful of sets: cheap to send and to keep."""
+    sets: dict[tuple[str, ...], int] = {}
+    out: list[int] = []
     for path in paths:
         try:
-            out.append(os.listdir(path))
+            names = os.listdir(path)
         except OSError:
-            out.append(None)
-    return out
+            out.append(-1)
+            continue
+        names.sort()
+        key = tuple(names)
+        n = sets.get(key)
+        if n is None:
+            n = sets[key] = len(sets)
+        out.append(n)
+    return out, list(sets)
 
 
 def _read_generation(store: Store, stage: str, folder: str, name: str) -> Generation:
@@ -289,19 +299,22 @@ def _read_membership(store: Store, cohort: Cohort, path: str) -> None:
     i_stage, i_id = lowered.index("stage"), lowered.index("gen_id")
     # Wide shapes also carry parent_gen_id: a reference like any other.
     other = {i: References(rel, names[i], "cell") for i, n in enumerate(lowered) if "gen_id" in n and i != i_id}
-    members = cohort.members
+    need = max(i_stage, i_id) + 1
     for rows, lines in chunks:
-        for line, row in zip(lines, rows):
-            if len(row) <= i_stage or len(row) <= i_id:
-                if any(c.strip() for c in row):
-                    store.problems.append(Problem("cohort.membership_invalid", rel,
-                                                  "row has fewer columns than the header", line=line,
-                                                  cohort=cohort.cohort_id))
-                continue
-            gen_id = row[i_id].strip()
-            if gen_id:
-                members.append(Member(row[i_stage].strip().lower(), gen_id, line))
-        columns = _columns(rows)
+        columns = _columns(rows, need)
+        stages = [s.strip().lower() for s in columns[i_stage]]
+        gen_ids = list(map(str.strip, columns[i_id]))
+        if min(map(len, rows)) < need:  # short rows count as no member, and are reported
+            for n, row in enumerate(rows):
+                if len(row) < need:
+                    gen_ids[n] = ""
+                    if any(c.strip() for c in row):
+                        store.problems.append(Problem("cohort.membership_invalid", rel,
+                                                      "row has fewer columns than the header",
+                                                      line=lines[n], cohort=cohort.cohort_id))
+        cohort.stages += compress(stages, gen_ids)  # rows without an ID are no members
+        cohort.gen_ids += compress(gen_ids, gen_ids)
+        cohort.lines += compress(lines, gen_ids)
         for i, refs in other.items():
             if i < len(columns):
                 _add_cells(refs, columns[i], lines, "")
@@ -389,6 +402,7 @@ def _csv_chunks(store: Store, path: str) -> Iterator:
     Problems (not UTF-8, broken quoting) become findings and end the file.
     """
     csv.field_size_limit(MAX_CSV_FIELD)
+    done = 0  # rows handed out so far
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
@@ -396,8 +410,20 @@ def _csv_chunks(store: Store, path: str) -> Iterator:
             if header is None:
                 return
             yield [n.strip() for n in header], None
-            rows: list[list[str]] = []
-            lines: list[int] = []
+            while True:
+                before = reader.line_num
+                rows = list(islice(reader, CSV_CHUNK))
+                if not rows:
+                    return
+                if reader.line_num - before != len(rows):
+                    break  # a quoted cell spans lines: number the rows one by one (below)
+                yield rows, list(range(before + 1, before + 1 + len(rows)))
+                done += len(rows)
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            for _ in islice(reader, done + 1):  # the header and the rows handed out already
+                pass
+            rows, lines = [], []
             line = reader.line_num + 1
             for row in reader:
                 rows.append(row)
@@ -419,28 +445,21 @@ def _csv_chunks(store: Store, path: str) -> Iterator:
 CSV_CHUNK = 50_000
 
 
-def _columns(rows: list[list[str]]) -> list[list[str] | tuple[str, ...]]:
-    """The rows as columns; "" where a short row lacks a cell."""
+def _columns(rows: list[list[str]], width: int = 0) -> list[list[str] | tuple[str, ...]]:
+    """The rows as columns (at least `width` of them); "" where a short row lacks a cell."""
     widest = max(map(len, rows))
-    if min(map(len, rows)) == widest:  # the usual case: a rectangle, transposed in C
+    if min(map(len, rows)) == widest >= width:  # the usual case: a rectangle, transposed in C
         return list(zip(*rows))
-    return [[r[i] if len(r) > i else "" for r in rows] for i in range(widest)]
+    return [[r[i] if len(r) > i else "" for r in rows] for i in range(max(widest, width))]
 
 
 def _add_cells(refs: References, cells: Sequence[str], lines: list[int], stage: str | list[str]) -> None:
     """Append the non-empty cells (stripped) with their lines and stages."""
     values = list(map(str.strip, cells))
     stages = [stage] * len(values) if isinstance(stage, str) else stage
-    if all(values):  # the usual case: a complete column, taken whole
-        refs.gen_ids += values
-        refs.lines += lines
-        refs.stages += stages
-        return
-    for value, line, st in zip(values, lines, stages):
-        if value:
-            refs.gen_ids.append(value)
-            refs.lines.append(line)
-            refs.stages.append(st)
+    refs.gen_ids += compress(values, values)
+    refs.lines += compress(lines, values)
+    refs.stages += compress(stages, values)
 
 
 def _add_paths(refs: References, cells: Sequence[str], lines: list[int]) -> None:

@@ -10,7 +10,6 @@ from typing import Any, Iterator
 
 import networkx as nx
 
-from lineage.ids import PARENT_STAGE
 from lineage.loaders.graph_model import Edges
 
 Row = dict[str, Any]
@@ -210,52 +209,51 @@ def parent_unreadable(g: nx.DiGraph) -> list[Row]:
             if "Generation" in p["labels"] and p["stage"] == exp and p["meta_status"] != "ok"]
 
 
-def _links(g: nx.DiGraph) -> dict[str, tuple[str, dict | None]]:
-    """Every generation's link to its parent, judged once per graph: (what is wrong or '',
-    the parent node). Drafts and unreadable generations have no link to judge."""
-    cached = g.graph.get("_links")
+def _broken_links(g: nx.DiGraph) -> dict[str, tuple[str, dict | None]]:
+    """Readable generations whose link to their parent is broken: key -> (what is wrong, the
+    parent node if there is one). Judged once per graph; drafts have no link to judge."""
+    cached = g.graph.get("_broken")
     if cached is not None:
         return cached
-    cached = g.graph["_links"] = {}
-    nodes, parent = g._node, parent_index(g)
-    none = ("", None)
-    for n in generations(g):
-        stage = n["stage"]
-        if stage == "draft" or n["meta_status"] != "ok":
-            link = none
-        elif not n["parent_gen_id"]:
-            link = ("parent_id_missing", None)
-        else:
-            p = nodes[parent[n["key"]]]
-            if "Missing" in p["labels"]:
-                link = ("parent_missing", p)
-            elif p["stage"] != PARENT_STAGE[stage]:
-                link = ("parent_wrong_stage", p)
-            elif p["meta_status"] != "ok":
-                link = ("parent_unreadable", p)
-            else:
-                link = ("", p)
-        cached[n["key"]] = link
-    return cached
+    broken = g.graph["_broken"] = {}
+    for n in _readable(g):
+        if n["stage"] != "draft" and not n["parent_gen_id"]:
+            broken[n["key"]] = ("parent_id_missing", None)
+    for c, p, expected in _parent_rows(g):
+        if c["meta_status"] != "ok":
+            continue  # reported on the generation itself
+        if "Missing" in p["labels"]:
+            broken[c["key"]] = ("parent_missing", p)
+        elif p["stage"] != expected:
+            broken[c["key"]] = ("parent_wrong_stage", p)
+        elif p["meta_status"] != "ok":
+            broken[c["key"]] = ("parent_unreadable", p)
+    return broken
 
 
 def ancestor_broken(g: nx.DiGraph) -> list[Row]:
-    """The parent link is fine, but a link further up is not: report the first broken one."""
-    links = _links(g)
+    """The parent link is fine, but a link further up is not: report the first broken one.
+
+    Walks down from each broken link instead of up from every generation: on a healthy store
+    that is no walk at all.
+    """
+    broken, children, nodes = _broken_links(g), children_index(g), g._node
     rows = []
-    for n in _readable(g):
-        problem, p = links[n["key"]]
-        if problem or p is None:
-            continue
-        seen = {n["key"]}
-        while p is not None and p["key"] not in seen:
-            seen.add(p["key"])
-            problem, up = links.get(p["key"], ("", None))
-            if problem:
-                rows.append(_gen_row(n, parent_gen_id=n["parent_gen_id"], ancestor_gen_id=p["gen_id"],
-                                     ancestor_stage=p["stage"], problem=problem))
-                break
-            p = up
+    for key, (problem, _) in broken.items():
+        ancestor = nodes[key]
+        seen = {key}
+        stack = list(children.get(key, ()))
+        while stack:
+            child = stack.pop()
+            if child in seen or child in broken:
+                continue  # a broken link further down is the first one its descendants meet
+            seen.add(child)
+            n = nodes[child]
+            if n["meta_status"] != "ok":
+                continue  # its children's links are broken themselves
+            rows.append(_gen_row(n, parent_gen_id=n["parent_gen_id"], ancestor_gen_id=ancestor["gen_id"],
+                                 ancestor_stage=ancestor["stage"], problem=problem))
+            stack.extend(children.get(child, ()))
     return rows
 
 
@@ -359,10 +357,10 @@ def rename_cascade(g: nx.DiGraph, gen_id: str) -> list[Row]:
 
 
 def orphans(g: nx.DiGraph) -> list[Row]:
-    links = _links(g)
+    broken = _broken_links(g)
     rows = []
     for n in _readable(g):
-        problem, _ = links[n["key"]]
+        problem, _ = broken.get(n["key"], ("", None))
         if problem:
             rows.append(_gen_row(n, parent_gen_id=n["parent_gen_id"], problem=problem))
     return rows

@@ -24,3 +24,20 @@ def test_parallel_scan_equals_serial_scan(tmp_path, monkeypatch):
     parallel = store_module.scan(str(root))
     assert _facts(parallel) == _facts(serial)
     assert serial.references and serial.cohorts and serial.problems
+
+
+def test_csv_references_keep_their_lines_across_chunks_and_multiline_cells(tmp_path, monkeypatch):
+    """Rows are numbered by their first line even when a quoted cell spans lines, whichever
+    chunk that row falls in."""
+    monkeypatch.setattr(store_module, "CSV_CHUNK", 2)
+    for body, expected in [
+        ('v_a,x\nv_b,"two\nlines"\nv_c,y\nv_d,z\n', [("v_a", 2), ("v_b", 3), ("v_c", 5), ("v_d", 6)]),
+        ('v_a,x\nv_b,y\nv_c,"two\nlines"\nv_d,z\n', [("v_a", 2), ("v_b", 3), ("v_c", 4), ("v_d", 6)]),
+        ('v_a,x\n\nv_b,y\n', [("v_a", 2), ("v_b", 4)]),
+    ]:
+        root = tmp_path / str(len(list(tmp_path.iterdir())))
+        (root / "gens").mkdir(parents=True)
+        (root / "6_summary").mkdir()
+        (root / "6_summary" / "scores.csv").write_text("gen_id,note\n" + body, encoding="utf-8")
+        store = store_module.scan(str(root))
+        assert [(r.gen_id, r.line) for r in store.references] == expected
