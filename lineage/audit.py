@@ -23,8 +23,8 @@ class Backend(Protocol):
 
     def rows(self, check: Check) -> list[dict[str, Any]]: ...
 
-    def generation_ids(self) -> list[tuple[str, str, str]]:
-        """(stage, gen_id, id_kind) of every generation."""
+    def id_tally(self) -> dict[tuple[str, str, int], int]:
+        """How many generations there are per (stage, id_kind, length of the ID)."""
         ...
 
 
@@ -75,10 +75,10 @@ def statistics(backend: Backend, findings: list[Finding], checks: Iterable[Check
     generations = {s: 0 for s in ids.STAGES}
     classes = {ids.DETERMINISTIC: 0, ids.LEGACY: 0, ids.MALFORMED: 0}
     lengths: dict[str, Counter] = {s: Counter() for s in ids.STAGES}
-    for stage, gen_id, kind in backend.generation_ids():
-        generations[stage] += 1
-        classes[kind] += 1
-        lengths[stage][len(gen_id)] += 1
+    for (stage, kind, length), count in backend.id_tally().items():
+        generations[stage] += count
+        classes[kind] += count
+        lengths[stage][length] += count
     by_check = {c.id: 0 for c in checks}
     for f in findings:
         by_check[f.check] = by_check.get(f.check, 0) + 1

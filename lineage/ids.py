@@ -83,8 +83,24 @@ def normalize_replicate(value: Any) -> int:
     raise SignatureError(f"replicate {value!r} is not an integer")
 
 
+# The text fields of each signature under their current names; replicate comes last in all.
+_TEXT_FIELDS = {stage: tuple(names[0] for names in fields[:-1]) for stage, fields in SIGNATURE_FIELDS.items()}
+
+
 def signature(stage: str, meta: Mapping[str, Any]) -> tuple[str, ...]:
     """The normalised signature components of a generation, in hashing order."""
+    # The common case in one pass: every text field present under its current name and a
+    # whole-number replicate. Anything else takes the general path below, which has the
+    # alternatives and the errors.
+    rep = meta.get("replicate")
+    if type(rep) is int:
+        try:
+            texts = [meta[f].strip().lower() for f in _TEXT_FIELDS[stage]]
+        except (KeyError, AttributeError):
+            texts = None
+        if texts and all(texts):
+            texts.append(str(rep))
+            return tuple(texts)
     try:
         fields = SIGNATURE_FIELDS[stage]
     except KeyError:

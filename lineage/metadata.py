@@ -69,10 +69,6 @@ def _text(value) -> str:
     return value.strip() if isinstance(value, str) else ("" if value is None else str(value))
 
 
-def _empty(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
 def derive(gen: Generation) -> None:
     """Fill in the derived facts of one generation, in place.
 
@@ -90,7 +86,8 @@ def derive(gen: Generation) -> None:
     gen.meta_gen_id, gen.meta_stage, gen.parent_gen_id, gen.mode = [
         v.strip() if type(v) is str else _text(v) for v in map(meta.get, TEXT_FIELDS)]
 
-    missing = [f for f in REQUIRED_FIELDS[stage] if _empty(meta.get(f))]
+    missing = [f for f in REQUIRED_FIELDS[stage]
+               if (v := meta.get(f)) is None or type(v) is str and not v.strip()]  # absent or blank
     if missing:
         gen.required_missing = missing
     known = KNOWN_FIELDS[stage]

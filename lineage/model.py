@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 SEVERITIES = ("info", "warn", "error")
 SEVERITY_RANK = {"none": 0, "info": 1, "warn": 2, "error": 3}
@@ -20,7 +20,8 @@ class Generation:
     meta: dict[str, Any] | None = None
     meta_status: str = "ok"  # ok | missing | invalid
     meta_error: str = ""
-    # Derived facts (lineage.metadata.derive fills them in).
+    # Derived facts (lineage.metadata.derive fills them in). The lists stay shared empty
+    # tuples until something is wrong: three fewer objects per generation.
     id_kind: str = ""  # deterministic | legacy | malformed
     id_problem: str = ""  # why a malformed ID is malformed
     prefix_stage: str = ""  # the stage a deterministic prefix names
@@ -31,9 +32,9 @@ class Generation:
     expected_id: str = ""  # the ID the metadata implies (k = 0), when it implies one
     signature_error: str = ""
     id_matches: bool | None = None  # recomputation agrees for some k in 0..4
-    required_missing: list[str] = field(default_factory=list)
-    extraneous: list[str] = field(default_factory=list)
-    invalid_values: list[str] = field(default_factory=list)
+    required_missing: Sequence[str] = ()
+    extraneous: Sequence[str] = ()
+    invalid_values: Sequence[str] = ()
 
     @property
     def key(self) -> str:

@@ -29,13 +29,18 @@ def missing_key(gen_id: str) -> str:
 
 
 def generation_props(gen: Generation) -> dict[str, Any]:
-    """Flat properties (text, numbers, booleans, lists of text) so Neo4j can store them too."""
+    """Flat properties (text, numbers, booleans, lists of text) so Neo4j can store them too.
+
+    `labels` rides along for networkx (Neo4j takes labels apart). `files` and the derived
+    lists are the scan's tuples, shared where equal; the Neo4j driver sends tuples as lists.
+    """
     return {
         "key": gen_key(gen.stage, gen.gen_id),
+        "labels": GENERATION_LABELS[gen.stage],
         "stage": gen.stage,
         "gen_id": gen.gen_id,
         "path": gen.path,
-        "files": list(gen.files),
+        "files": gen.files,
         "meta_status": gen.meta_status,
         "meta_error": gen.meta_error,
         "id_kind": gen.id_kind,
@@ -103,24 +108,36 @@ class _Resolver:
         for stage in reversed(STAGES):
             self.anywhere.update(self.in_stage[stage])
         self.missing: set[str] = set()
-
-    def _missing(self, gen_id: str) -> str:
-        self.missing.add(gen_id)
-        return missing_key(gen_id)
+        self._by_pair: dict[tuple[str, str], str] | None = None  # (stage, gen_id) -> key, when needed
 
     def column(self, gen_ids: list[str], stages: list[str], exact: bool = False) -> list[str]:
-        """Keys for gen_ids[i] in a place implying stages[i] (one stage for all if given one)."""
+        """Keys for gen_ids[i] in a place implying stages[i] (one stage for all if given one).
+
+        The lookups run in C (map over dict.get); only the IDs not found where the place
+        points (another stage, or no generation at all) are resolved one by one.
+        """
         if not gen_ids:
             return []
-        in_stage, anywhere, missing, none = self.in_stage, self.anywhere, self._missing, {}
         if len(stages) == 1 or stages.count(stages[0]) == len(stages):  # one stage for all
-            here = in_stage.get(stages[0], none)
-            if exact:
-                return [here.get(i) or missing(i) for i in gen_ids]
-            return [here.get(i) or anywhere.get(i) or missing(i) for i in gen_ids]
-        if exact:
-            return [in_stage.get(s, none).get(i) or missing(i) for i, s in zip(gen_ids, stages)]
-        return [in_stage.get(s, none).get(i) or anywhere.get(i) or missing(i) for i, s in zip(gen_ids, stages)]
+            here = self.in_stage.get(stages[0])
+            if here is None:  # the place implies no stage
+                here = {} if exact else self.anywhere
+            keys = list(map(here.get, gen_ids))
+        else:
+            if self._by_pair is None:
+                self._by_pair = {(stage, gen_id): key for stage, ids in self.in_stage.items()
+                                 for gen_id, key in ids.items()}
+            keys = list(map(self._by_pair.get, zip(stages, gen_ids)))
+        if None in keys:
+            for n, key in enumerate(keys):
+                if key is None:
+                    gen_id = gen_ids[n]
+                    key = None if exact else self.anywhere.get(gen_id)
+                    if key is None:
+                        self.missing.add(gen_id)
+                        key = missing_key(gen_id)
+                    keys[n] = key
+        return keys
 
 
 def build(store: Store) -> GraphData:
@@ -129,7 +146,7 @@ def build(store: Store) -> GraphData:
     in_stage: dict[str, dict[str, str]] = {s: {} for s in STAGES}
     for gen in store.generations:
         props = generation_props(gen)
-        nodes.append((props["key"], GENERATION_LABELS[gen.stage], props))
+        nodes.append((props["key"], props["labels"], props))
         in_stage[gen.stage][gen.gen_id] = props["key"]
     resolve = _Resolver(in_stage)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -217,6 +218,7 @@ class Neo4jBackend:
     def rows(self, check) -> list[dict[str, Any]]:
         return self._read(check.cypher, dict(check.params))
 
-    def generation_ids(self) -> list[tuple[str, str, str]]:
-        rows = self._read("MATCH (g:Generation {root: $root}) RETURN g.stage AS s, g.gen_id AS i, g.id_kind AS k", {})
-        return [(r["s"], r["i"], r["k"]) for r in rows]
+    def id_tally(self) -> dict[tuple[str, str, int], int]:
+        # Lengths counted here, not with Cypher's size(): Java counts UTF-16 units, Python characters.
+        rows = self._read("MATCH (g:Generation {root: $root}) RETURN g.stage AS s, g.id_kind AS k, g.gen_id AS i", {})
+        return Counter([(r["s"], r["k"], len(r["i"])) for r in rows])

@@ -10,6 +10,8 @@ per relationship and no objects, which keeps the graph cheap on big stores.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import networkx as nx
 
 from lineage.model import Store
@@ -43,8 +45,12 @@ def from_graph_data(data: GraphData) -> nx.DiGraph:
         sources = edges.sources
         if sources and sources.count(sources[0]) == len(sources):  # a cohort's or a file's column
             src = sources[0]
-            succ[src].update(dict.fromkeys(edges.targets, attrs))
-            for dst in edges.targets:
+            out = succ[src]
+            # Only targets this source has no edge to yet: a file's path column often names
+            # the IDs its gen_id column did. The set arithmetic runs in C.
+            new = set(edges.targets).difference(out) if out else edges.targets
+            out.update(dict.fromkeys(new, attrs))
+            for dst in new:
                 pred[dst][src] = attrs
         else:
             for src, dst in zip(sources, edges.targets):
@@ -68,5 +74,5 @@ class NetworkxBackend:
     def rows(self, check) -> list[dict]:
         return check.find(self.graph)
 
-    def generation_ids(self) -> list[tuple[str, str, str]]:
-        return [(n["stage"], n["gen_id"], n["id_kind"]) for n in generations(self.graph)]
+    def id_tally(self) -> dict[tuple[str, str, int], int]:
+        return Counter([(n["stage"], n["id_kind"], len(n["gen_id"])) for n in generations(self.graph)])

@@ -23,6 +23,7 @@ from lineage.model import Cohort, Generation, Problem, References, Selection, St
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024  # a metadata.json is a few hundred bytes; larger is damage
 MAX_CSV_FIELD = 16 * 1024 * 1024
+_OPEN_NOFOLLOW = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
 SELECTION_FILES = {"selected_essays.txt": "essay", "selected_drafts.txt": "draft"}
 FILL_UP_FLAGS = {"skip-existing-evaluations", "fill-up", "fillup", "include-existing-evaluations",
                  "backfill-mode"}
@@ -169,7 +170,7 @@ def _read_generation(store: Store, stage: str, folder: str, name: str) -> Genera
     path = folder + "/metadata.json"
     try:
         # O_NOFOLLOW: a symlinked metadata.json fails here and takes the checked path below.
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        fd = os.open(path, _OPEN_NOFOLLOW)
     except FileNotFoundError:
         gen.meta_status = "missing"
         return gen

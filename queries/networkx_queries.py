@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import networkx as nx
 
-from lineage.loaders.graph_model import Edges
+from lineage.loaders.graph_model import Edges, gen_key
 
 Row = dict[str, Any]
 
@@ -95,7 +95,7 @@ def _readable(g: nx.DiGraph) -> list[dict]:
 # --- store -----------------------------------------------------------------------------------
 
 def metadata_missing(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(n, files=n["files"]) for n in generations(g) if n["meta_status"] == "missing"]
+    return [_gen_row(n, files=list(n["files"])) for n in generations(g) if n["meta_status"] == "missing"]
 
 
 def metadata_invalid(g: nx.DiGraph) -> list[Row]:
@@ -300,7 +300,7 @@ def dangling(g: nx.DiGraph) -> list[Row]:
 def _by_id(g: nx.DiGraph, gen_id: str) -> list[dict]:
     from lineage.ids import STAGES
 
-    return [g._node[k] for k in (f"gen:{s}/{gen_id}" for s in STAGES) if k in g._node]
+    return [g._node[k] for k in (gen_key(s, gen_id) for s in STAGES) if k in g._node]
 
 
 def ancestry(g: nx.DiGraph, gen_id: str) -> list[Row]:
