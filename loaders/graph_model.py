@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lineage.ids import PARENT_STAGE, STAGES
+from lineage.ids import DETERMINISTIC, PARENT_STAGE, STAGES
 from lineage.model import Generation, Store
 
 GENERATION_LABELS = {"draft": ("Generation", "Draft"), "essay": ("Generation", "Essay"),
@@ -59,6 +59,11 @@ def generation_props(gen: Generation) -> dict[str, Any]:
     }
 
 
+def is_unusual(props: dict[str, Any]) -> bool:
+    """Unreadable, or an ID that is not a deterministic one its metadata implies."""
+    return props["meta_status"] != "ok" or props["id_kind"] != DETERMINISTIC or props["id_matches"] is not True
+
+
 @dataclass(slots=True)
 class Edges:
     """Relationships of one type as columns: sources[i] -> targets[i].
@@ -84,10 +89,17 @@ class Edges:
 
 @dataclass(slots=True)
 class GraphData:
-    """Nodes as (key, labels, props); relationships in typed columns."""
+    """Nodes as (key, labels, props); relationships in typed columns.
+
+    `generations` are the generation nodes' props in store order, and `unusual` those of them
+    that are unreadable or whose ID is not a matching deterministic one: a partial index, as a
+    database keeps, so the checks that look for exactly those need not visit every node.
+    """
 
     nodes: list[tuple[str, tuple[str, ...], dict[str, Any]]] = field(default_factory=list)
     edges: list[Edges] = field(default_factory=list)
+    generations: list[dict[str, Any]] = field(default_factory=list)
+    unusual: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def relationship_count(self) -> int:
@@ -144,10 +156,14 @@ def build(store: Store) -> GraphData:
     data = GraphData()
     nodes, edges = data.nodes, data.edges
     in_stage: dict[str, dict[str, str]] = {s: {} for s in STAGES}
+    generations, unusual = data.generations, data.unusual
     for gen in store.generations:
         props = generation_props(gen)
         nodes.append((props["key"], props["labels"], props))
+        generations.append(props)
         in_stage[gen.stage][gen.gen_id] = props["key"]
+        if is_unusual(props):
+            unusual.append(props)
     resolve = _Resolver(in_stage)
 
     for stage, parent_stage in PARENT_STAGE.items():

@@ -56,6 +56,7 @@ def from_graph_data(data: GraphData) -> nx.DiGraph:
             for src, dst in zip(sources, edges.targets):
                 succ[src][dst] = pred[dst][src] = attrs
     g.graph["edges"] = data.edges
+    g.graph["_generations"], g.graph["_unusual"] = data.generations, data.unusual
     return g
 
 

@@ -10,7 +10,7 @@ from typing import Any, Iterator
 
 import networkx as nx
 
-from lineage.loaders.graph_model import Edges, gen_key
+from lineage.loaders.graph_model import Edges, gen_key, is_unusual
 
 Row = dict[str, Any]
 
@@ -21,6 +21,15 @@ def generations(g: nx.DiGraph) -> list[dict]:
     cached = g.graph.get("_generations")
     if cached is None:
         cached = g.graph["_generations"] = [d for d in g._node.values() if "Generation" in d["labels"]]
+    return cached
+
+
+def _unusual(g: nx.DiGraph) -> list[dict]:
+    """Generations that are unreadable or whose ID is not a matching deterministic one
+    (loaders.graph_model.is_unusual): what the store and ID checks look for."""
+    cached = g.graph.get("_unusual")
+    if cached is None:
+        cached = g.graph["_unusual"] = [n for n in generations(g) if is_unusual(n)]
     return cached
 
 
@@ -88,18 +97,20 @@ def _readable(g: nx.DiGraph) -> list[dict]:
     """Generations whose metadata.json could be read; most checks look only at these."""
     cached = g.graph.get("_readable")
     if cached is None:
-        cached = g.graph["_readable"] = [n for n in generations(g) if n["meta_status"] == "ok"]
+        unreadable = any(n["meta_status"] != "ok" for n in _unusual(g))
+        cached = g.graph["_readable"] = ([n for n in generations(g) if n["meta_status"] == "ok"]
+                                         if unreadable else generations(g))
     return cached
 
 
 # --- store -----------------------------------------------------------------------------------
 
 def metadata_missing(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(n, files=list(n["files"])) for n in generations(g) if n["meta_status"] == "missing"]
+    return [_gen_row(n, files=list(n["files"])) for n in _unusual(g) if n["meta_status"] == "missing"]
 
 
 def metadata_invalid(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(n, error=n["meta_error"]) for n in generations(g) if n["meta_status"] == "invalid"]
+    return [_gen_row(n, error=n["meta_error"]) for n in _unusual(g) if n["meta_status"] == "invalid"]
 
 
 # What the old check_gens_store.py required next to metadata.json.
@@ -146,17 +157,17 @@ def stage_mismatch(g: nx.DiGraph) -> list[Row]:
 
 
 def malformed(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(n, problem=n["id_problem"]) for n in generations(g) if n["id_kind"] == "malformed"]
+    return [_gen_row(n, problem=n["id_problem"]) for n in _unusual(g) if n["id_kind"] == "malformed"]
 
 
 def legacy(g: nx.DiGraph) -> list[Row]:
     return [_gen_row(n, expected_id=n["expected_id"], descendants=len(descendants(g, n["key"])))
-            for n in generations(g) if n["id_kind"] == "legacy"]
+            for n in _unusual(g) if n["id_kind"] == "legacy"]
 
 
 def signature_mismatch(g: nx.DiGraph) -> list[Row]:
     return [_gen_row(n, expected_id=n["expected_id"], descendants=len(descendants(g, n["key"])))
-            for n in generations(g) if n["id_matches"] is False]
+            for n in _unusual(g) if n["id_matches"] is False]
 
 
 def signature_incomplete(g: nx.DiGraph) -> list[Row]:
