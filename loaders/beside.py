@@ -25,7 +25,6 @@ class Beside:
     def __init__(self, module: str, function: str, *args: Any, parallel: bool = True):
         self._call = (module, function, args)
         self._proc: subprocess.Popen | None = None
-        self._out: list[bytes] = []
         if not parallel:
             return
         try:
@@ -35,13 +34,12 @@ class Beside:
         except OSError:
             return
         payload = pickle.dumps(self._call, protocol=pickle.HIGHEST_PROTOCOL)
-        # Both pipe ends are served by threads: the caller must not block while the child
-        # starts up (writing) or while it is still busy itself (the child's output would fill
-        # the pipe and stall the child). Pipe I/O releases the GIL.
-        self._threads = [threading.Thread(target=self._send, args=(payload,), daemon=True),
-                         threading.Thread(target=self._receive, daemon=True)]
-        for t in self._threads:
-            t.start()
+        # A thread feeds the child so the caller need not wait for it to start up (the write
+        # is one syscall that releases the GIL). The answer is read in result(): the child
+        # writes it only when done, and a reader thread would fight the busy caller for the
+        # GIL on every pipe-full of it.
+        self._sender = threading.Thread(target=self._send, args=(payload,), daemon=True)
+        self._sender.start()
 
     def _send(self, payload: bytes) -> None:
         try:
@@ -50,16 +48,16 @@ class Beside:
         except OSError:
             pass  # the child died; result() falls back
 
-    def _receive(self) -> None:
-        self._out.append(self._proc.stdout.read())
-
     def result(self) -> Any:
         if self._proc is not None:
-            for t in self._threads:
-                t.join()
-            if self._proc.wait() == 0 and self._out and self._out[0]:
+            try:
+                answer = self._proc.stdout.read()
+            except OSError:
+                answer = b""
+            self._sender.join()
+            if self._proc.wait() == 0 and answer:
                 try:
-                    return pickle.loads(self._out[0])
+                    return pickle.loads(answer)
                 except Exception:  # a truncated answer: compute it here instead
                     pass
         module, function, args = self._call

@@ -102,7 +102,7 @@ def _scan_generations(store: Store, progress: Progress | None) -> None:
                 # Stray files (*.tmp, .DS_Store) next to generation folders are not generations.
                 folders += [(stage, e.path, e.name) for e in _entries(store, stage_dir) if e.is_dir()]
 
-    helper = Beside(__name__, "helper_share", store.root, [f[1] for f in folders],
+    helper = Beside(__name__, "helper_share", store.root, [(f[0], f[2]) for f in folders],
                     parallel=len(folders) >= PARALLEL_FROM)
     gens = []
     for i, (stage, path, name) in enumerate(folders, 1):
@@ -131,16 +131,16 @@ def _scan_generations(store: Store, progress: Progress | None) -> None:
         progress(len(gens) % 2000)
 
 
-def helper_share(root: str, folders: list[str]) -> tuple[tuple[list[int], list[tuple[str, ...]]], Store]:
-    """The part of a scan that needs no metadata: each folder's file names, and the selection
-    files, results/ and CSVs outside gens/ (cohorts stay with the caller: their members are
-    many small records, dearer to send than to read)."""
+def helper_share(root: str, folders: list[tuple[str, str]]) -> tuple[tuple[list[int], list[tuple[str, ...]]], Store]:
+    """The part of a scan that needs no metadata: the file names of each (stage, folder name),
+    and the selection files, results/ and CSVs outside gens/ (cohorts stay with the caller)."""
     with gc_paused():
         outside = Store(root=root)
         _scan_selections(outside)
         _scan_results(outside)
         _scan_csvs(outside)
-        return list_folders(folders), outside
+        gens = os.path.join(root, "gens")
+        return list_folders([f"{gens}/{stage}/{name}" for stage, name in folders]), outside
 
 
 def list_folders(paths: list[str]) -> tuple[list[int], list[tuple[str, ...]]]:
