@@ -48,6 +48,12 @@ class Beside:
         except OSError:
             pass  # the child died; result() falls back
 
+    def cancel(self) -> None:
+        """Stop the helper: the caller failed and will not ask for the result."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+
     def result(self) -> Any:
         if self._proc is not None:
             try:

@@ -105,13 +105,17 @@ def _scan_generations(store: Store, progress: Progress | None) -> None:
     helper = Beside(__name__, "helper_share", store.root, [(f[0], f[2]) for f in folders],
                     parallel=len(folders) >= PARALLEL_FROM)
     gens = []
-    for i, (stage, path, name) in enumerate(folders, 1):
-        gen = _read_generation(store, stage, path, name)
-        derive(gen)
-        gens.append(gen)
-        if progress and not i % 2000:
-            progress(2000)
-    _scan_cohorts(store)
+    try:
+        for i, (stage, path, name) in enumerate(folders, 1):
+            gen = _read_generation(store, stage, path, name)
+            derive(gen)
+            gens.append(gen)
+            if progress and not i % 2000:
+                progress(2000)
+        _scan_cohorts(store)
+    except BaseException:  # Ctrl-C, or a bug: leave no helper running behind
+        helper.cancel()
+        raise
 
     (listings, file_sets), outside = helper.result()
     store.selections += outside.selections
