@@ -89,7 +89,8 @@ class Edges:
 
 @dataclass(slots=True)
 class GraphData:
-    """Nodes as (key, labels, props); relationships in typed columns.
+    """Nodes as (key, labels, props), props holding the labels too (networkx keeps them there);
+    relationships in typed columns.
 
     `generations` are the generation nodes' props in store order, and `unusual` those of them
     that are unreadable or whose ID is not a matching deterministic one: a partial index, as a
@@ -174,7 +175,8 @@ def build(store: Store) -> GraphData:
 
     for cohort in store.cohorts:
         key = f"cohort:{cohort.cohort_id}"
-        nodes.append((key, ("Cohort",), {"key": key, "cohort_id": cohort.cohort_id, "path": cohort.path,
+        nodes.append((key, ("Cohort",), {"key": key, "labels": ("Cohort",), "cohort_id": cohort.cohort_id,
+                                         "path": cohort.path,
                                          "membership_path": cohort.membership_path}))
         edges.append(Edges("INCLUDES", [key] * len(cohort.gen_ids),
                            resolve.column(cohort.gen_ids, cohort.stages, exact=True),
@@ -182,7 +184,7 @@ def build(store: Store) -> GraphData:
 
     for path in store.artifacts:
         key = f"artifact:{path}"
-        nodes.append((key, ("Artifact",), {"key": key, "path": path}))
+        nodes.append((key, ("Artifact",), {"key": key, "labels": ("Artifact",), "path": path}))
     for refs in store.reference_columns:
         edges.append(Edges("REFERENCES", [f"artifact:{refs.path}"] * len(refs.gen_ids),
                            resolve.column(refs.gen_ids, refs.stages),
@@ -190,10 +192,10 @@ def build(store: Store) -> GraphData:
 
     for gen_id in sorted(resolve.missing):
         key = missing_key(gen_id)
-        nodes.append((key, ("Missing",), {"key": key, "gen_id": gen_id}))
+        nodes.append((key, ("Missing",), {"key": key, "labels": ("Missing",), "gen_id": gen_id}))
 
     for i, p in enumerate(store.problems):
         key = f"problem:{i}"
-        nodes.append((key, ("Problem",), {"key": key, "check": p.check, "path": p.path,
+        nodes.append((key, ("Problem",), {"key": key, "labels": ("Problem",), "check": p.check, "path": p.path,
                                           "line": p.line, "message": p.message, "cohort": p.cohort}))
     return data

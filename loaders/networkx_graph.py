@@ -11,6 +11,8 @@ per relationship and no objects, which keeps the graph cheap on big stores.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import repeat
+from operator import itemgetter
 
 import networkx as nx
 
@@ -34,11 +36,10 @@ def from_graph_data(data: GraphData) -> nx.DiGraph:
     """
     g = nx.DiGraph()
     node, succ, pred = g._node, g._succ, g._pred
-    for key, labels, props in data.nodes:
-        props["labels"] = labels
-        node[key] = props
-        succ[key] = {}
-        pred[key] = {}
+    keys = list(map(itemgetter(0), data.nodes))
+    node.update(zip(keys, map(itemgetter(2), data.nodes)))  # props carry their labels already
+    succ.update(zip(keys, map(dict, repeat((), len(keys)))))  # a fresh empty dict per node
+    pred.update(zip(keys, map(dict, repeat((), len(keys)))))
     shared = {}
     for edges in data.edges:
         attrs = shared.setdefault(edges.type, {"type": edges.type})

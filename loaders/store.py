@@ -170,7 +170,7 @@ def list_folders(paths: list[str]) -> tuple[list[int], list[tuple[str, ...]]]:
 
 def _read_generation(store: Store, stage: str, folder: str, name: str) -> Generation:
     """Read one folder's metadata.json once, as a bare read-and-parse loop would."""
-    gen = Generation(stage=stage, gen_id=name, path=f"gens/{stage}/{name}")
+    gen = Generation(stage, name, f"gens/{stage}/{name}")
     path = folder + "/metadata.json"
     try:
         # O_NOFOLLOW: a symlinked metadata.json fails here and takes the checked path below.
@@ -307,7 +307,7 @@ def _read_membership(store: Store, cohort: Cohort, path: str) -> None:
     need = max(i_stage, i_id) + 1
     for rows, lines in chunks:
         columns = _columns(rows, need)
-        stages = [s.strip().lower() for s in columns[i_stage]]
+        stages = list(map(str.lower, map(str.strip, columns[i_stage])))
         gen_ids = list(map(str.strip, columns[i_id]))
         if min(map(len, rows)) < need:  # short rows count as no member, and are reported
             for n, row in enumerate(rows):
@@ -531,7 +531,7 @@ def _scan_csvs(store: Store) -> None:
                 cells = columns[i] if i < len(columns) else [""] * len(rows)
                 stage: str | list[str] = _stage_of_column(refs.column)
                 if not stage and refs.column == "gen_id" and i_stage is not None and i_stage < len(columns):
-                    stage = [s.strip().lower() for s in columns[i_stage]]
+                    stage = list(map(str.lower, map(str.strip, columns[i_stage])))
                 _add_cells(refs, cells, lines, stage)
             for i, cells in enumerate(columns):
                 # One scan in C per column: most columns never mention a path.
