@@ -6,9 +6,12 @@ compared row for row. Turning rows into findings happens in queries.catalog, onc
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections import Counter
+from typing import Any, Callable, Iterator
 
 import networkx as nx
+
+from lineage.ids import PARENT_STAGE, STAGES
 
 from lineage.loaders.graph_model import Edges, gen_key, is_unusual
 
@@ -17,20 +20,22 @@ Row = dict[str, Any]
 
 # --- graph helpers ---------------------------------------------------------------------------
 
+def _cached(g: nx.DiGraph, name: str, compute: Callable[[], Any]) -> Any:
+    """A value derived from the graph: computed on first use, then kept in g.graph[name]."""
+    value = g.graph.get(name)
+    if value is None:
+        value = g.graph[name] = compute()
+    return value
+
+
 def generations(g: nx.DiGraph) -> list[dict]:
-    cached = g.graph.get("_generations")
-    if cached is None:
-        cached = g.graph["_generations"] = [d for d in g._node.values() if "Generation" in d["labels"]]
-    return cached
+    return _cached(g, "_generations", lambda: [d for d in g._node.values() if "Generation" in d["labels"]])
 
 
 def _unusual(g: nx.DiGraph) -> list[dict]:
     """Generations that are unreadable or whose ID is not a matching deterministic one
     (loaders.graph_model.is_unusual): what the store and ID checks look for."""
-    cached = g.graph.get("_unusual")
-    if cached is None:
-        cached = g.graph["_unusual"] = [n for n in generations(g) if is_unusual(n)]
-    return cached
+    return _cached(g, "_unusual", lambda: [n for n in generations(g) if is_unusual(n)])
 
 
 def _columns(g: nx.DiGraph, rel_type: str) -> list[Edges]:
@@ -41,34 +46,36 @@ def _columns(g: nx.DiGraph, rel_type: str) -> list[Edges]:
 def places_to(g: nx.DiGraph, target: str) -> list[tuple[str, dict]]:
     """(source, properties) of every relationship into `target`: one per place, so a file
     that mentions an ID on three lines gives three. Indexed on first use."""
-    index = g.graph.get("_places_to")
-    if index is None:
-        index = g.graph["_places_to"] = {}
+    def index() -> dict[str, list]:
+        by_target: dict[str, list] = {}
         for e in g.graph["edges"]:
             for i, (u, v) in enumerate(zip(e.sources, e.targets)):
-                index.setdefault(v, []).append((u, e, i))
-    return [(u, e.place(i)) for u, e, i in index.get(target, ())]
+                by_target.setdefault(v, []).append((u, e, i))
+        return by_target
+
+    return [(u, e.place(i)) for u, e, i in _cached(g, "_places_to", index).get(target, ())]
 
 
 def children_index(g: nx.DiGraph) -> dict[str, list[str]]:
     """parent key -> child keys along DERIVED_FROM."""
-    cached = g.graph.get("_children")
-    if cached is None:
-        cached = g.graph["_children"] = {}
-        for e in _columns(g, "DERIVED_FROM"):
-            for u, v in zip(e.sources, e.targets):
-                cached.setdefault(v, []).append(u)
-    return cached
+    def index() -> dict[str, list[str]]:
+        children: dict[str, list[str]] = {}
+        for u, v in _derived_from(g):
+            children.setdefault(v, []).append(u)
+        return children
+
+    return _cached(g, "_children", index)
 
 
 def parent_index(g: nx.DiGraph) -> dict[str, str]:
     """child key -> parent key along DERIVED_FROM (a generation has at most one parent)."""
-    cached = g.graph.get("_parent")
-    if cached is None:
-        cached = g.graph["_parent"] = {}
-        for e in _columns(g, "DERIVED_FROM"):
-            cached.update(zip(e.sources, e.targets))
-    return cached
+    return _cached(g, "_parent", lambda: dict(_derived_from(g)))
+
+
+def _derived_from(g: nx.DiGraph) -> Iterator[tuple[str, str]]:
+    """(child key, parent key) of every DERIVED_FROM edge."""
+    for e in _columns(g, "DERIVED_FROM"):
+        yield from zip(e.sources, e.targets)
 
 
 def descendants(g: nx.DiGraph, key: str) -> set[str]:
@@ -95,12 +102,12 @@ def _gen_row(n: dict, **extra: Any) -> Row:
 
 def _readable(g: nx.DiGraph) -> list[dict]:
     """Generations whose metadata.json could be read; most checks look only at these."""
-    cached = g.graph.get("_readable")
-    if cached is None:
-        unreadable = any(n["meta_status"] != "ok" for n in _unusual(g))
-        cached = g.graph["_readable"] = ([n for n in generations(g) if n["meta_status"] == "ok"]
-                                         if unreadable else generations(g))
-    return cached
+    def readable() -> list[dict]:
+        if any(n["meta_status"] != "ok" for n in _unusual(g)):
+            return [n for n in generations(g) if n["meta_status"] == "ok"]
+        return generations(g)  # no unreadable generation: no filtered copy
+
+    return _cached(g, "_readable", readable)
 
 
 # --- store -----------------------------------------------------------------------------------
@@ -131,9 +138,7 @@ def files_missing(g: nx.DiGraph) -> list[Row]:
 def problems(check: str):
     """Files the loader could not use, recorded as Problem nodes under the given check."""
     def find(g: nx.DiGraph) -> list[Row]:
-        problem_nodes = g.graph.get("_problems")
-        if problem_nodes is None:
-            problem_nodes = g.graph["_problems"] = [d for d in g._node.values() if "Problem" in d["labels"]]
+        problem_nodes = _cached(g, "_problems", lambda: [d for d in g._node.values() if "Problem" in d["labels"]])
         return [{"path": d["path"], "line": d["line"], "cohort": d["cohort"], "error": d["message"]}
                 for d in problem_nodes if d["check"] == check]
     find.__name__ = f"problems_{check.replace('.', '_')}"
@@ -190,56 +195,50 @@ def invalid_value(g: nx.DiGraph) -> list[Row]:
 
 # --- parent chains ---------------------------------------------------------------------------
 
-def parent_id_missing(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(n) for n in _readable(g) if n["stage"] != "draft" and not n["parent_gen_id"]]
-
-
-def _parent_rows(g: nx.DiGraph) -> list[tuple[dict, dict, str]]:
-    """(child, parent node, expected stage) for every DERIVED_FROM edge; built once per graph."""
-    cached = g.graph.get("_parent_rows")
-    if cached is None:
+def _broken_links(g: nx.DiGraph) -> dict[str, tuple[str, dict | None]]:
+    """Generations whose link to their parent is broken: key -> (what is wrong, the parent node
+    if there is one). Judged once per graph for the four link checks, the ancestor check and
+    orphans; drafts have no link to judge, and unreadable generations no parent_gen_id."""
+    def judge() -> dict[str, tuple[str, dict | None]]:
         nodes = g._node
-        cached = g.graph["_parent_rows"] = [(nodes[u], nodes[v], e.props["expected_stage"])
-                                            for e in _columns(g, "DERIVED_FROM")
-                                            for u, v in zip(e.sources, e.targets)]
-    return cached
+        broken: dict[str, tuple[str, dict | None]] = {}
+        for n in _readable(g):
+            if n["stage"] != "draft" and not n["parent_gen_id"]:
+                broken[n["key"]] = ("parent_id_missing", None)
+        for child, parent in _derived_from(g):
+            p = nodes[parent]
+            if "Missing" in p["labels"]:
+                broken[child] = ("parent_missing", p)
+            elif p["stage"] != PARENT_STAGE[nodes[child]["stage"]]:
+                broken[child] = ("parent_wrong_stage", p)
+            elif p["meta_status"] != "ok":
+                broken[child] = ("parent_unreadable", p)
+        return broken
+
+    return _cached(g, "_broken", judge)
+
+
+def _links(g: nx.DiGraph, problem: str) -> list[tuple[dict, dict | None]]:
+    """(generation, parent node) of every link broken in this way."""
+    return [(g._node[k], p) for k, (what, p) in _broken_links(g).items() if what == problem]
+
+
+def parent_id_missing(g: nx.DiGraph) -> list[Row]:
+    return [_gen_row(c) for c, _ in _links(g, "parent_id_missing")]
 
 
 def parent_missing(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(c, parent_gen_id=p["gen_id"]) for c, p, _ in _parent_rows(g) if "Missing" in p["labels"]]
+    return [_gen_row(c, parent_gen_id=p["gen_id"]) for c, p in _links(g, "parent_missing")]
 
 
 def parent_wrong_stage(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(c, parent_gen_id=p["gen_id"], parent_stage=p["stage"], expected_stage=exp)
-            for c, p, exp in _parent_rows(g) if "Generation" in p["labels"] and p["stage"] != exp]
+    return [_gen_row(c, parent_gen_id=p["gen_id"], parent_stage=p["stage"], expected_stage=PARENT_STAGE[c["stage"]])
+            for c, p in _links(g, "parent_wrong_stage")]
 
 
 def parent_unreadable(g: nx.DiGraph) -> list[Row]:
     return [_gen_row(c, parent_gen_id=p["gen_id"], parent_status=p["meta_status"])
-            for c, p, exp in _parent_rows(g)
-            if "Generation" in p["labels"] and p["stage"] == exp and p["meta_status"] != "ok"]
-
-
-def _broken_links(g: nx.DiGraph) -> dict[str, tuple[str, dict | None]]:
-    """Readable generations whose link to their parent is broken: key -> (what is wrong, the
-    parent node if there is one). Judged once per graph; drafts have no link to judge."""
-    cached = g.graph.get("_broken")
-    if cached is not None:
-        return cached
-    broken = g.graph["_broken"] = {}
-    for n in _readable(g):
-        if n["stage"] != "draft" and not n["parent_gen_id"]:
-            broken[n["key"]] = ("parent_id_missing", None)
-    for c, p, expected in _parent_rows(g):
-        if c["meta_status"] != "ok":
-            continue  # reported on the generation itself
-        if "Missing" in p["labels"]:
-            broken[c["key"]] = ("parent_missing", p)
-        elif p["stage"] != expected:
-            broken[c["key"]] = ("parent_wrong_stage", p)
-        elif p["meta_status"] != "ok":
-            broken[c["key"]] = ("parent_unreadable", p)
-    return broken
+            for c, p in _links(g, "parent_unreadable")]
 
 
 def ancestor_broken(g: nx.DiGraph) -> list[Row]:
@@ -278,9 +277,7 @@ def draft_has_parent(g: nx.DiGraph) -> list[Row]:
 def _to_missing(g: nx.DiGraph, rel_type: str) -> Iterator[tuple[str, dict, dict]]:
     """(source, missing node, properties) of every relationship of a type into a Missing node."""
     nodes = g._node
-    missing = g.graph.get("_missing")
-    if missing is None:
-        missing = g.graph["_missing"] = {k for k, d in nodes.items() if "Missing" in d["labels"]}
+    missing = _cached(g, "_missing", lambda: {k for k, d in nodes.items() if "Missing" in d["labels"]})
     for e in _columns(g, rel_type):
         if missing.isdisjoint(e.targets):  # the usual column: checked in C
             continue
@@ -309,8 +306,6 @@ def dangling(g: nx.DiGraph) -> list[Row]:
 # --- lineage queries users run by hand ------------------------------------------------------
 
 def _by_id(g: nx.DiGraph, gen_id: str) -> list[dict]:
-    from lineage.ids import STAGES
-
     return [g._node[k] for k in (gen_key(s, gen_id) for s in STAGES) if k in g._node]
 
 
@@ -378,7 +373,5 @@ def orphans(g: nx.DiGraph) -> list[Row]:
 
 
 def counts(g: nx.DiGraph) -> list[Row]:
-    from collections import Counter
-
     tally = Counter((n["stage"], n["id_kind"]) for n in generations(g))
     return [{"stage": s, "id_kind": k, "generations": c} for (s, k), c in sorted(tally.items())]
