@@ -89,15 +89,15 @@ class Edges:
 
 @dataclass(slots=True)
 class GraphData:
-    """Nodes as (key, labels, props), props holding the labels too (networkx keeps them there);
-    relationships in typed columns.
+    """Nodes as their property dicts, each with its `key` and `labels` (networkx keeps both
+    there; Neo4j makes the labels labels); relationships in typed columns.
 
     `generations` are the generation nodes' props in store order, and `unusual` those of them
     that are unreadable or whose ID is not a matching deterministic one: a partial index, as a
     database keeps, so the checks that look for exactly those need not visit every node.
     """
 
-    nodes: list[tuple[str, tuple[str, ...], dict[str, Any]]] = field(default_factory=list)
+    nodes: list[dict[str, Any]] = field(default_factory=list)
     edges: list[Edges] = field(default_factory=list)
     generations: list[dict[str, Any]] = field(default_factory=list)
     unusual: list[dict[str, Any]] = field(default_factory=list)
@@ -160,7 +160,7 @@ def build(store: Store) -> GraphData:
     generations, unusual = data.generations, data.unusual
     for gen in store.generations:
         props = generation_props(gen)
-        nodes.append((props["key"], props["labels"], props))
+        nodes.append(props)
         generations.append(props)
         in_stage[gen.stage][gen.gen_id] = props["key"]
         if is_unusual(props):
@@ -175,16 +175,15 @@ def build(store: Store) -> GraphData:
 
     for cohort in store.cohorts:
         key = f"cohort:{cohort.cohort_id}"
-        nodes.append((key, ("Cohort",), {"key": key, "labels": ("Cohort",), "cohort_id": cohort.cohort_id,
-                                         "path": cohort.path,
-                                         "membership_path": cohort.membership_path}))
+        nodes.append({"key": key, "labels": ("Cohort",), "cohort_id": cohort.cohort_id, "path": cohort.path,
+                      "membership_path": cohort.membership_path})
         edges.append(Edges("INCLUDES", [key] * len(cohort.gen_ids),
                            resolve.column(cohort.gen_ids, cohort.stages, exact=True),
                            {"stage": cohort.stages, "line": cohort.lines, "path": cohort.membership_path}))
 
     for path in store.artifacts:
         key = f"artifact:{path}"
-        nodes.append((key, ("Artifact",), {"key": key, "labels": ("Artifact",), "path": path}))
+        nodes.append({"key": key, "labels": ("Artifact",), "path": path})
     for refs in store.reference_columns:
         edges.append(Edges("REFERENCES", [f"artifact:{refs.path}"] * len(refs.gen_ids),
                            resolve.column(refs.gen_ids, refs.stages),
@@ -192,10 +191,10 @@ def build(store: Store) -> GraphData:
 
     for gen_id in sorted(resolve.missing):
         key = missing_key(gen_id)
-        nodes.append((key, ("Missing",), {"key": key, "labels": ("Missing",), "gen_id": gen_id}))
+        nodes.append({"key": key, "labels": ("Missing",), "gen_id": gen_id})
 
     for i, p in enumerate(store.problems):
         key = f"problem:{i}"
-        nodes.append((key, ("Problem",), {"key": key, "labels": ("Problem",), "check": p.check, "path": p.path,
-                                          "line": p.line, "message": p.message, "cohort": p.cohort}))
+        nodes.append({"key": key, "labels": ("Problem",), "check": p.check, "path": p.path,
+                      "line": p.line, "message": p.message, "cohort": p.cohort})
     return data

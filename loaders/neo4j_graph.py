@@ -128,10 +128,10 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
     start = time.perf_counter()
     load_id = uuid.uuid4().hex
     nodes_by_labels: dict[tuple[str, ...], list[dict]] = {}
-    for key, labels, props in data.nodes:
+    for props in data.nodes:
         row = {k: v for k, v in props.items() if v is not None and k != "labels"}
-        row["root"], row["uid"] = root, f"{root}|{key}"
-        nodes_by_labels.setdefault(labels, []).append(row)
+        row["root"], row["uid"] = root, f"{root}|{props['key']}"
+        nodes_by_labels.setdefault(props["labels"], []).append(row)
     rels_by_type: dict[str, list[dict]] = {}
     prefix = f"{root}|"
     for edges in data.edges:

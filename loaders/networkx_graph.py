@@ -36,8 +36,8 @@ def from_graph_data(data: GraphData) -> nx.DiGraph:
     """
     g = nx.DiGraph()
     node, succ, pred = g._node, g._succ, g._pred
-    keys = list(map(itemgetter(0), data.nodes))
-    node.update(zip(keys, map(itemgetter(2), data.nodes)))  # props carry their labels already
+    keys = list(map(itemgetter("key"), data.nodes))
+    node.update(zip(keys, data.nodes))
     succ.update(zip(keys, map(dict, repeat((), len(keys)))))  # a fresh empty dict per node
     pred.update(zip(keys, map(dict, repeat((), len(keys)))))
     shared = {}

@@ -48,7 +48,7 @@ def scan(root: str, progress: Progress | None = None) -> Store:
         raise StoreError(f"data root {root} is not a folder")
     store = Store(root=os.path.realpath(root))
     with gc_paused():
-        _scan_generations(store, progress)
+        _scan_all(store, progress)
     return store
 
 
@@ -89,7 +89,7 @@ def _entries(store: Store, folder: str) -> Iterator[os.DirEntry]:
 PARALLEL_FROM = 5000
 
 
-def _scan_generations(store: Store, progress: Progress | None) -> None:
+def _scan_all(store: Store, progress: Progress | None) -> None:
     gens_dir = os.path.join(store.root, "gens")
     folders: list[tuple[str, str, str]] = []  # (stage, folder path, name)
     if os.path.isdir(gens_dir):
@@ -173,25 +173,20 @@ def _read_generation(store: Store, stage: str, folder: str, name: str) -> Genera
     gen = Generation(stage, name, f"gens/{stage}/{name}")
     path = folder + "/metadata.json"
     try:
-        # O_NOFOLLOW: a symlinked metadata.json fails here and takes the checked path below.
-        fd = os.open(path, _OPEN_NOFOLLOW)
-    except FileNotFoundError:
-        gen.meta_status = "missing"
-        return gen
-    except OSError as exc:
-        if not os.path.islink(path):
-            gen.meta_status, gen.meta_error = "invalid", f"cannot read: {exc.strerror or exc}"
-            return gen
-        if not _inside(store, path):
-            _skip(store, path, "symlink leads outside the data root")
-            gen.meta_status, gen.meta_error = "invalid", "metadata.json is a symlink that leads outside the data root"
-            return gen
         try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError as exc2:
-            gen.meta_status, gen.meta_error = "invalid", f"cannot read: {exc2.strerror or exc2}"
+            # O_NOFOLLOW: a symlinked metadata.json fails here and takes the checked path below.
+            fd = os.open(path, _OPEN_NOFOLLOW)
+        except FileNotFoundError:
+            gen.meta_status = "missing"
             return gen
-    try:
+        except OSError:
+            if not os.path.islink(path):
+                raise
+            if not _inside(store, path):
+                _skip(store, path, "symlink leads outside the data root")
+                gen.meta_status, gen.meta_error = "invalid", "metadata.json is a symlink that leads outside the data root"
+                return gen
+            fd = os.open(path, os.O_RDONLY)  # a link within the root: read its target
         raw = _read_fd(fd)
     except OSError as exc:
         gen.meta_status, gen.meta_error = "invalid", f"cannot read: {exc.strerror or exc}"
@@ -290,10 +285,9 @@ def _read_manifest(store: Store, cohort: Cohort, path: str) -> dict | None:
 def _read_membership(store: Store, cohort: Cohort, path: str) -> None:
     rel = _rel(store, path)
     chunks = _csv_chunks(store, path)
-    header = next(chunks, None)
-    if header is None:
+    names = next(chunks, None)
+    if names is None:
         return
-    names = header[0]
     lowered = [n.lower() for n in names]
     if "stage" not in lowered or "gen_id" not in lowered:
         missing = [c for c in ("stage", "gen_id") if c not in lowered]
@@ -306,7 +300,7 @@ def _read_membership(store: Store, cohort: Cohort, path: str) -> None:
     other = {i: References(rel, names[i], "cell") for i, n in enumerate(lowered) if "gen_id" in n and i != i_id}
     need = max(i_stage, i_id) + 1
     for rows, lines in chunks:
-        columns = _columns(rows, need)
+        columns = _columns(rows, len(names))
         stages = list(map(str.lower, map(str.strip, columns[i_stage])))
         gen_ids = list(map(str.strip, columns[i_id]))
         if min(map(len, rows)) < need:  # short rows count as no member, and are reported
@@ -321,8 +315,7 @@ def _read_membership(store: Store, cohort: Cohort, path: str) -> None:
         cohort.gen_ids += compress(gen_ids, gen_ids)
         cohort.lines += compress(lines, gen_ids)
         for i, refs in other.items():
-            if i < len(columns):
-                _add_cells(refs, columns[i], lines, "")
+            _add_cells(refs, columns[i], lines, "")
     store.reference_columns += [r for r in other.values() if r.gen_ids]
     store.artifacts.append(rel)
 
@@ -414,7 +407,7 @@ def _csv_chunks(store: Store, path: str) -> Iterator:
             header = next(reader, None)
             if header is None:
                 return
-            yield [n.strip() for n in header], None
+            yield [n.strip() for n in header]
             while True:
                 before = reader.line_num
                 rows = list(islice(reader, CSV_CHUNK))
@@ -518,21 +511,19 @@ def _scan_csvs(store: Store) -> None:
     for path in sorted(_walk_csvs(store)):
         rel = _rel(store, path)
         chunks = _csv_chunks(store, path)
-        header = next(chunks, None)
-        if header is None:
+        names = next(chunks, None)
+        if names is None:
             continue
-        names = header[0]
         id_cols = {i: References(rel, n, "cell") for i, n in enumerate(names) if "gen_id" in n.lower()}
         path_cols: dict[int, References] = {}
         i_stage = names.index("stage") if "stage" in names else None
         for rows, lines in chunks:
-            columns = _columns(rows)
+            columns = _columns(rows, len(names))
             for i, refs in id_cols.items():
-                cells = columns[i] if i < len(columns) else [""] * len(rows)
                 stage: str | list[str] = _stage_of_column(refs.column)
-                if not stage and refs.column == "gen_id" and i_stage is not None and i_stage < len(columns):
+                if not stage and refs.column == "gen_id" and i_stage is not None:
                     stage = list(map(str.lower, map(str.strip, columns[i_stage])))
-                _add_cells(refs, cells, lines, stage)
+                _add_cells(refs, columns[i], lines, stage)
             for i, cells in enumerate(columns):
                 # One scan in C per column: most columns never mention a path.
                 if i not in id_cols and "gens" in "\n".join(cells):
