@@ -13,7 +13,6 @@ from __future__ import annotations
 import html
 import os
 import threading
-from collections import defaultdict
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -52,24 +51,21 @@ def examples_for(data_root: Optional[Path]) -> Examples:
         store = scan(str(data_root))
     except StoreError:
         return Examples(root=os.path.realpath(data_root))
-    children: dict[str, list] = defaultdict(list)
-    drafts = []
-    for g in store.generations:
-        if g.stage == "draft":
-            drafts.append(g)
-        elif g.parent_gen_id:
-            children[g.parent_gen_id].append(g)
+    from lineage.rename import Index
 
-    def family(gen_id: str, depth: int = 1) -> list[tuple[int, str, str]]:
+    index = Index(store)  # parents found as the graph finds them, loops cut
+    drafts = [g for g in store.generations if g.stage == "draft"]
+
+    def family(gen, depth: int = 1) -> list[tuple[int, str, str]]:
         rows = []
-        for child in sorted(children.get(gen_id, ()), key=lambda c: c.gen_id):
+        for child in sorted(index.children.get(gen.key, ()), key=lambda c: c.gen_id):
             rows.append((depth, child.stage, child.gen_id))
-            rows.extend(family(child.gen_id, depth + 1))
+            rows.extend(family(child, depth + 1))
         return rows
 
     best = None
     for draft in sorted(drafts, key=lambda d: d.gen_id):
-        rows = family(draft.gen_id)
+        rows = family(draft)
         if rows and (best is None or len(rows) > len(best[1])):
             best = (draft.gen_id, rows)
     if best is None:

@@ -6,6 +6,7 @@ NEO4J_URI (skipped without it, failed instead with LINEAGE_REQUIRE_NEO4J=1).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import urllib.request
@@ -62,6 +63,18 @@ def test_guide_without_data_root_uses_placeholders():
     md = browser.guide(browser.examples_for(None))
     assert f":param root => '{browser.PLACEHOLDER_ROOT}'" in md
     assert "placeholders" in _slides(md)[0]
+
+
+def test_examples_survive_an_id_shared_across_stages(tmp_path):
+    """An evaluation named like the essay it derives from must not send the example walk in
+    circles (it used to link parents by ID alone and recurse without end)."""
+    gens = tmp_path / "gens"
+    for stage, gen_id, meta in [("draft", "d_1", {}), ("essay", "e_b", {"parent_gen_id": "d_1"}),
+                                ("evaluation", "e_b", {"parent_gen_id": "e_b"})]:
+        (gens / stage / gen_id).mkdir(parents=True)
+        (gens / stage / gen_id / "metadata.json").write_text(json.dumps({"stage": stage, "gen_id": gen_id, **meta}))
+    ex = browser.examples_for(tmp_path)
+    assert (ex.found, ex.gen_id, ex.leaf_id) == (True, "d_1", "e_b")
 
 
 def test_cypher_string_escapes_quotes_and_backslashes():
