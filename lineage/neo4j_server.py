@@ -58,10 +58,6 @@ class Instance:
     def is_ephemeral(self) -> bool:
         return self.ephemeral or os.environ.get("LINEAGE_NEO4J_EPHEMERAL", "0").lower() in _TRUE
 
-    @property
-    def mode(self) -> str:
-        return "ephemeral" if self.is_ephemeral else "persistent"
-
     def _env_port(self, name: str, default: int) -> int:
         value = os.environ.get(name, "")
         if not value:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -32,12 +31,6 @@ LINEAGE_VIEW = """MATCH (d:Lineage {root: $root})
 WHERE d.gen_id IN ['d_5e5vauyc0pcre6gn', 'd_1xyiizpzepic2nc6']
 MATCH p = (:Generation {root: $root})-[:DERIVED_FROM*0..]->(d)
 RETURN p"""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def run_in_editor(page: Page, text: str | None = None) -> None:
@@ -62,9 +55,8 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
-    port = free_port()
     browse = subprocess.Popen([str(REPO / ".venv" / "bin" / "lineage"), "neo4j", "browse", "--ephemeral",
-                               "--data-root", args.data_root, "--port", str(port),
+                               "--data-root", args.data_root, "--port", "0",
                                "--bolt-port", str(args.bolt_port), "--http-port", str(args.http_port)],
                               stdout=subprocess.PIPE, text=True)
     try:
