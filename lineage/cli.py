@@ -154,15 +154,22 @@ def _connection(uri, user, database, password_prompt):
     return Connection.from_env(uri, user, database, password)
 
 
+def _load_neo4j(store: Store, conn, progress: bool) -> None:
+    """Replace the graph of `store` in Neo4j, saying how it went on stderr."""
+    from lineage.loaders.neo4j_graph import load
+
+    with _progress(progress, "loading into Neo4j", "rows") as advance:
+        stats = load(conn, store, progress=advance)
+    err.print(f"lineage: loaded {stats.nodes:,} nodes and {stats.relationships:,} relationships into "
+              f"{conn.uri} in {stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s)", markup=False)
+
+
 def _backend(store: Store, name: BackendName, conn=None, progress: bool = True):
     """The graph of `store` in the chosen backend; for Neo4j that means (re)loading it first."""
     if name == BackendName.neo4j:
-        from lineage.loaders.neo4j_graph import Neo4jBackend, load
+        from lineage.loaders.neo4j_graph import Neo4jBackend
 
-        with _progress(progress, "loading into Neo4j", "rows") as advance:
-            stats = load(conn, store, progress=advance)
-        err.print(f"lineage: loaded {stats.nodes:,} nodes and {stats.relationships:,} relationships into "
-                  f"{conn.uri} in {stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s)", markup=False)
+        _load_neo4j(store, conn, progress)
         return Neo4jBackend(conn, store.root)
     from lineage.loaders.networkx_graph import NetworkxBackend
 
@@ -433,7 +440,7 @@ def load(
         raise UsageError("load writes to a database: use --backend neo4j (networkx graphs live in memory)")
     store, seconds = _load(data_root, no_progress)
     err.print(f"lineage: scanned {len(store.generations):,} generations in {seconds:.1f}s", markup=False)
-    _backend(store, backend, _connection(uri, user, database, password_prompt), not no_progress).close()
+    _load_neo4j(store, _connection(uri, user, database, password_prompt), not no_progress)
 
 
 @app.command()
