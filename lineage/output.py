@@ -67,9 +67,10 @@ def rows_to_table(rows: Iterable[dict], columns: list[str], title: str | None = 
 
 
 @contextmanager
-def destination(output: str | None) -> Iterator[TextIO]:
-    """stdout, or a file written whole through a temp file so a failed run leaves no half file."""
-    if not output or output == "-":
+def destination(output: str | os.PathLike | None) -> Iterator[TextIO]:
+    """stdout (no output, or "-"), or a file written whole through a temp file so a failed run
+    leaves no half file."""
+    if not output or str(output) == "-":
         yield sys.stdout
         return
     tmp = f"{output}.tmp{os.getpid()}"

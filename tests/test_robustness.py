@@ -139,3 +139,13 @@ def test_zero_generations_exits_2(make_store):
     result = runner.invoke(app, ["audit", str(root)])
     assert result.exit_code == 2
     assert "no generations" in result.output
+
+
+def test_output_dash_means_stdout(make_store, tmp_path, monkeypatch):
+    """`-o -` writes to stdout like no --output at all; it never creates a file named '-'."""
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT})
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["audit", str(root), "--format", "json", "--no-progress", "-o", "-", "--fail-on", "never"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["format_version"] == "1.0"
+    assert not (tmp_path / "-").exists()
