@@ -886,6 +886,7 @@ def duplicates(
     """
     from lineage.duplicates import duplicate_raw
 
+    _check_stages(stage)
     _check_output_place(data_root, output)
     store, _ = _load(data_root, no_progress)
     rows, unreadable = duplicate_raw(store, set(stage or ()))

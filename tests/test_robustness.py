@@ -123,6 +123,7 @@ def test_csv_not_utf8_and_broken_quotes(make_store):
     (["audit", "{root}", "--check", "nope.check"], "unknown check"),
     (["audit", "{root}", "--severity", "id.legacy=fatal"], "CHECK=LEVEL"),
     (["audit", "{root}", "--stage", "drafts"], "unknown stage"),
+    (["duplicates", "{root}", "--stage", "drafts"], "unknown stage"),
     (["audit", "{root}", "--output", "{root}/report.json"], "inside the data root"),
     (["inventory", "{root}", "--output-dir", "{root}/reports"], "inside the data root"),
 ])
