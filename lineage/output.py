@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator, TextIO
 import orjson
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -41,14 +42,19 @@ def rows_to_csv(rows: Iterable[dict], columns: list[str], out: TextIO) -> None:
         writer.writerow([safe_cell(row.get(c)) for c in columns])
 
 
-def _md_cell(value: Any) -> str:
+def _plain(value: Any) -> str:
+    """One cell as text: lists joined, dicts as JSON, None empty."""
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
-        value = ", ".join(str(v) for v in value)
-    elif isinstance(value, dict):
-        value = orjson.dumps(value).decode()
-    return str(value).replace("|", "\\|").replace("\n", " ")
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def _md_cell(value: Any) -> str:
+    return _plain(value).replace("|", "\\|").replace("\n", " ")
 
 
 def rows_to_markdown(rows: Iterable[dict], columns: list[str]) -> str:
@@ -62,7 +68,8 @@ def rows_to_table(rows: Iterable[dict], columns: list[str], title: str | None = 
     for c in columns:
         table.add_column(c, overflow="fold")
     for r in rows:
-        table.add_row(*(_md_cell(r.get(c)) for c in columns))
+        # Text, not str: values come from the data, and rich would read "[...]" in them as markup.
+        table.add_row(*(Text(_plain(r.get(c))) for c in columns))
     return table
 
 

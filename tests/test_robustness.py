@@ -150,3 +150,13 @@ def test_output_dash_means_stdout(make_store, tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["format_version"] == "1.0"
     assert not (tmp_path / "-").exists()
+
+
+def test_table_shows_data_as_text_not_markup(make_store):
+    """An ID like "[/b]" in a CSV is printed as is; rich would otherwise read it as a closing tag."""
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT,
+                       "6_summary/scores.csv": "gen_id,score\n[/b],1\n"})
+    result = runner.invoke(app, ["audit", str(root), "--format", "table", "--no-progress", "--check", "ref.dangling",
+                                 "--fail-on", "never"])
+    assert result.exit_code == 0, result.output
+    assert "[/b]" in result.stdout
