@@ -12,16 +12,21 @@ import time
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
 
-from lineage import __version__, ids
-from lineage.audit import Report, audit as run_audit, exit_code_for
+from lineage import ids
 from lineage.model import SEVERITIES, Store
 from lineage.output import emit_rows, destination, to_json, rows_to_markdown, console_for, rows_to_table
 from lineage.status import ExitStatus, LineageError, UsageError
+
+if TYPE_CHECKING:
+    from lineage.audit import Report
+
+# The audit (and with it networkx) is imported by the commands that run it, not here: commands
+# such as `neo4j`, `ids`, `migrate` and `--version` start without it.
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 
@@ -176,11 +181,19 @@ def _backend(store: Store, name: BackendName, conn=None, progress: bool = True):
     return NetworkxBackend.from_store(store)
 
 
+def run_audit(backend, data_root: str, *args, **kwargs) -> "Report":
+    from lineage.audit import audit
+
+    return audit(backend, data_root, *args, **kwargs)
+
+
 def _verdict(report: Report, fail_on: FailOn, seconds: float) -> int:
     by_sev = {s: 0 for s in SEVERITIES}
     for f in report.findings:
         by_sev[f.severity] += 1
     total = sum(report.statistics["generations"].values())
+    from lineage.audit import exit_code_for
+
     code = exit_code_for(report, fail_on.value)
     word = "FAIL" if code else "OK"
     err.print(f"lineage: {word}: {total:,} generations, {by_sev['error']:,} errors, {by_sev['warn']:,} warnings, "
@@ -254,11 +267,8 @@ def audit(
 
 def write_report(report: Report, fmt: str, output: Optional[Path]) -> None:
     rows = [f.as_dict() for f in report.findings]
-    if fmt == "json":
-        with destination(output) as out:
-            out.write(to_json(report.as_dict()))
-    elif fmt == "csv":
-        emit_rows(rows, FINDING_COLUMNS, "csv", output)
+    if fmt in ("json", "csv"):
+        emit_rows(rows, FINDING_COLUMNS, fmt, output, document=report.as_dict())
     elif fmt == "md":
         with destination(output) as out:
             out.write(report_markdown(report))
@@ -408,15 +418,13 @@ def show(
     views = lineage_of(backend.graph, gen_id, report.findings)
     if not views:
         raise UsageError(f"{gen_id} is neither a generation nor referenced anywhere under {data_root}")
-    if format == Format.json:
-        with destination(output) as out:
-            out.write(to_json(views))
-    elif format == Format.table:
+    if format == Format.table:
         with destination(output) as out:
             for view in views:
                 console_for(out).print(render_tree(view))
     else:
-        emit_rows(tree_rows(views), ["depth", "relation", "stage", "gen_id", "problems"], format.value, output)
+        emit_rows(tree_rows(views), ["depth", "relation", "stage", "gen_id", "problems"], format.value, output,
+                  document=views)
 
 
 # --- load and query --------------------------------------------------------------------------
@@ -674,11 +682,8 @@ def impact(
     result = find_impact(store, gen_ids=gen_ids, entries=entries)
     rows = [p.as_dict() for p in result.places]
     fmt = format.value
-    if fmt == "json":
-        with destination(output) as out:
-            out.write(to_json(result.as_dict()))
-    elif fmt == "csv":
-        emit_rows(rows, PLACE_COLUMNS, "csv", output)
+    if fmt in ("json", "csv"):
+        emit_rows(rows, PLACE_COLUMNS, fmt, output, document=result.as_dict())
     elif fmt == "md":
         with destination(output) as out:
             out.write(to_markdown(result))
@@ -1065,6 +1070,8 @@ def generate(
 
 def version_callback(value: bool):
     if value:
+        from lineage import __version__
+
         typer.echo(f"lineage {__version__}")
         raise typer.Exit()
 
