@@ -306,17 +306,13 @@ class StoreIndex:
                 self.evaluations_of[parent].append(g)
         # Generations stored under another ID than their signature implies (legacy, mismatched):
         # a new deterministic ID with that signature duplicates them.
+        # The scan derived each expected_id (k = 0; "" when the metadata implies none), so only
+        # those generations need their signature again, as the key a new ID is looked up by.
         self.shadowed: dict[str, dict[tuple[str, ...], list[Generation]]] = {s: defaultdict(list) for s in STAGES}
         for stage in STAGES:
             for g in self.by_stage[stage].values():
-                if g.meta is None:
-                    continue
-                try:
-                    parts = ids.signature(stage, g.meta)
-                except ids.SignatureError:
-                    continue
-                if ids.deterministic_id(stage, parts) != g.gen_id:
-                    self.shadowed[stage][parts].append(g)
+                if g.meta is not None and g.expected_id and g.expected_id != g.gen_id:
+                    self.shadowed[stage][ids.signature(stage, g.meta)].append(g)
 
     def legacy_essays(self) -> list[str]:
         return sorted(gid for gid, g in self.by_stage["essay"].items() if g.id_kind == ids.LEGACY)
@@ -351,7 +347,7 @@ def resolve_essay(index: StoreIndex, gen_id: str) -> tuple[EssayCase | None, str
         return None, (f"is a {elsewhere[0]}, not an essay" if elsewhere else "no such essay under gens/essay/")
     if e.meta is None:
         return None, f"essay metadata is {e.meta_status}"
-    parent = _meta_text(e.meta, "parent_gen_id").strip()
+    parent = e.parent_gen_id  # as the scan derived it: stripped text
     if not parent:
         return None, "essay has no parent_gen_id"
     d = index.by_stage["draft"].get(parent)
@@ -422,10 +418,12 @@ class Build:
     def allocate(self, stage: str, base: tuple[str, ...], n: int) -> list[tuple[str, str]]:
         """The allocator: the first replicate whose folder is free, then n-1 more consecutive
         numbers without rechecking. Returns (replicate, gen_id) pairs."""
+        if n <= 0:
+            return []
         r = 1
-        while self.taken(stage, ids.deterministic_id(stage, base + (str(r),))):
+        while self.taken(stage, first := ids.deterministic_id(stage, base + (str(r),))):
             r += 1
-        return [(str(k), ids.deterministic_id(stage, base + (str(k),))) for k in range(r, r + n)]
+        return [(str(r), first)] + [(str(k), ids.deterministic_id(stage, base + (str(k),))) for k in range(r + 1, r + n)]
 
     def schedule(self, stage: str, gen_id: str, new_mode: str, parts: tuple[str, ...] | None = None,
                  allocated: bool = False) -> Item:
