@@ -186,10 +186,11 @@ def seeds_from_mapping(index: Index, entries: list[Entry]) -> tuple[dict[str, st
     return seeds, warnings
 
 
-def impact(store: Store, gen_ids: list[str] | None = None, entries: list[Entry] | None = None) -> Impact:
+def impact(store: Store, gen_ids: list[str] | None = None, entries: list[Entry] | None = None,
+           index: Index | None = None) -> Impact:
     """Every place to update for the renames: GEN_IDs (to the IDs their metadata implies) or a
-    mapping; their descendants follow (cascade)."""
-    index = Index(store)
+    mapping; their descendants follow (cascade). `index`: the store's, if the caller has one."""
+    index = index or Index(store)
     if entries is not None:
         seeds, warnings = seeds_from_mapping(index, entries)
         nodes = cascade(store, seeds, index, seed_cause="mapping")

@@ -17,7 +17,7 @@ from lineage.impact import Entry, impact
 from lineage.inventory import inventory, verdict
 from lineage.model import Store
 from lineage.output import rows_to_markdown
-from lineage.rename import id_report, mapping
+from lineage.rename import Index, id_report, mapping
 from lineage.status import UsageError
 
 
@@ -68,10 +68,11 @@ def _cohort_section(store: Store, sample: int, seed: int) -> tuple[str, dict[str
 def build(store: Store, report: Report, *, sample: int = 5, seed: int = 0) -> str:
     inv = inventory(store)
     stats = report.statistics
-    _, totals = id_report(store)
-    full = mapping(store, "all")
+    index = Index(store)  # one parent index for the three rename views below
+    _, totals = id_report(store, index=index)
+    full = mapping(store, "all", index=index)
     entries = [Entry(r.old_id, r.new_id, r.stage, i) for i, r in enumerate(full.renames, 2)]
-    rename_impact = impact(store, entries=entries) if entries else None
+    rename_impact = impact(store, entries=entries, index=index) if entries else None
     cohort_text, llm_by_mode = _cohort_section(store, sample, seed)
 
     legacy = inv["length_heuristic"]["shape_legacy"]
