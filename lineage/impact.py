@@ -148,17 +148,16 @@ class Impact:
 
 # --- computing it --------------------------------------------------------------------------------
 
-def seeds_from_ids(index: Index, gen_ids: list[str]) -> tuple[dict[str, None], list[str]]:
+def seeds_from_ids(index: Index, gen_ids: list[str]) -> dict[str, None]:
     """Generation keys to rename to the ID their metadata implies; an unknown ID is an error."""
     seeds: dict[str, None] = {}
-    warnings: list[str] = []
     for gen_id in gen_ids:
         found = index.by_id.get(gen_id.strip())
         if not found:
             raise UsageError(f"{gen_id} names no generation folder under gens/")
         for gen in found:
             seeds[gen.key] = None
-    return seeds, warnings
+    return seeds
 
 
 def seeds_from_mapping(index: Index, entries: list[Entry]) -> tuple[dict[str, str], list[str]]:
@@ -195,7 +194,7 @@ def impact(store: Store, gen_ids: list[str] | None = None, entries: list[Entry] 
         seeds, warnings = seeds_from_mapping(index, entries)
         nodes = cascade(store, seeds, index, seed_cause="mapping")
     else:
-        seeds, warnings = seeds_from_ids(index, gen_ids or [])
+        seeds, warnings = seeds_from_ids(index, gen_ids or []), []
         nodes = cascade(store, seeds, index, seed_cause="given")
     result: MappingResult = result_of(index, nodes, None)
 

@@ -142,7 +142,6 @@ class Lock:
 @dataclass
 class JournalState:
     begin: dict[str, Any] | None = None
-    intents: set[int] = field(default_factory=set)
     done: dict[int, str] = field(default_factory=dict)  # step -> outcome
     committed: dict[str, Any] | None = None
 
@@ -176,8 +175,6 @@ class Journal:
             event = rec.get("event")
             if event == "begin":
                 st.begin = rec
-            elif event == "intent":
-                st.intents.add(rec["step"])
             elif event == "done":
                 st.done[rec["step"]] = rec.get("outcome", "")
             elif event == "commit":
