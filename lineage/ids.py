@@ -29,6 +29,10 @@ _LEGACY = re.compile(r"^[0-9a-z]{16}$")
 
 DETERMINISTIC, LEGACY, MALFORMED = "deterministic", "legacy", "malformed"
 
+# A run of the characters an ID is made of: an ID inside a longer text (a path, a sentence) is
+# one whole run, never part of a longer one.
+ID_TOKEN = re.compile(r"[0-9A-Za-z_-]+")
+
 # Signature fields per stage, in hashing order; the tuples name alternatives tried in turn.
 SIGNATURE_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
     "draft": (("combo_id",), ("template_id",), ("llm_model_id",), ("replicate",)),
@@ -213,3 +217,26 @@ def length_heuristic_says_legacy(gen_id: str) -> bool:
 def short_id_probability() -> float:
     """P(a fresh deterministic ID is shorter than 18 characters) = P(hash < 36**15)."""
     return 36**15 / HASH_LIMIT
+
+
+def replace_token(text: str, old: str, new: str) -> tuple[str, int]:
+    """`text` with every whole `old` (not part of a longer run of ID characters) replaced by
+    `new`, and how many there were.
+
+    One precompiled pattern for every ID: a pattern per ID, compiled for each of thousands of
+    renames, overflowed the regex cache and cost more than the replacing.
+    """
+    if old not in text:
+        return text, 0
+    if ID_TOKEN.fullmatch(old) is None:  # an odd (malformed) ID: bounded by a pattern of its own
+        return re.subn(rf"(?<![0-9A-Za-z_-]){re.escape(old)}(?![0-9A-Za-z_-])", new, text)
+    count = 0
+
+    def swap(m: re.Match) -> str:
+        nonlocal count
+        if m.group() != old:
+            return m.group()
+        count += 1
+        return new
+
+    return ID_TOKEN.sub(swap, text), count

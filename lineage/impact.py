@@ -28,9 +28,8 @@ MAX_JSON_BYTES = 16 * 1024 * 1024
 KIND_ORDER = {k: i for i, k in enumerate(
     ("folder", "json", "membership", "csv", "csv_path", "selection", "file_name", "text", "partition"))}
 
-# An ID inside a longer string: bounded by characters an ID cannot hold (path separators, dots).
-_TOKEN = re.compile(r"[0-9A-Za-z_-]+")
 _ABSOLUTE_WINDOWS = re.compile(r"^[A-Za-z]:")
+_GENS_ID = re.compile(r"gens[/\\](draft|essay|evaluation)[/\\]([0-9A-Za-z_-]+)")  # a path names the stage
 
 
 # --- input ---------------------------------------------------------------------------------------
@@ -333,19 +332,19 @@ def mentions(text: str, lookup: _Renames) -> list[str]:
     """Old IDs that `text` holds whole or as a path component / word (never as part of a longer ID)."""
     if text.strip() in lookup:
         return [text.strip()]
-    return sorted({t for t in _TOKEN.findall(text) if t in lookup})
+    return sorted({t for t in ids.ID_TOKEN.findall(text) if t in lookup})
 
 
 def replace_id(text: str, old: str, new: str) -> str:
     if text.strip() == old:
         return text.replace(old, new)
-    return re.sub(rf"(?<![0-9A-Za-z_-]){re.escape(old)}(?![0-9A-Za-z_-])", new, text)
+    return ids.replace_token(text, old, new)[0]
 
 
 def _stage_hint(gen: Generation, pointer: str, text: str, old: str) -> str:
-    m = re.search(rf"gens[/\\](draft|essay|evaluation)[/\\]{re.escape(old)}(?![0-9A-Za-z_-])", text)
-    if m:
-        return m.group(1)
+    stage = next((m.group(1) for m in _GENS_ID.finditer(text) if m.group(2) == old), None)
+    if stage:
+        return stage
     if pointer == "/gen_id":
         return gen.stage
     if pointer == "/parent_gen_id":

@@ -74,16 +74,9 @@ class EditError(LineageError):
 
 # --- byte-precise edits ----------------------------------------------------------------------
 
-_ID_CHARS = "0-9A-Za-z_-"
-
-
-def _bounded(old: str) -> re.Pattern:
-    return re.compile(rf"(?<![{_ID_CHARS}]){re.escape(old)}(?![{_ID_CHARS}])")
-
-
 def _swap(text: str, old: str, new: str) -> str | None:
     """`text` with every whole-token `old` replaced, or None when it holds none."""
-    out, n = _bounded(old).subn(new, text)
+    out, n = ids.replace_token(text, old, new)
     return out if n else None
 
 
@@ -1062,7 +1055,7 @@ def _translate(text: str | None, new_of: dict[str, str]) -> str | None:
         return text
     if text in new_of:
         return new_of[text]
-    return re.sub(rf"[{_ID_CHARS}]+", lambda m: new_of.get(m.group(0), m.group(0)), text)
+    return ids.ID_TOKEN.sub(lambda m: new_of.get(m.group(0), m.group(0)), text)
 
 
 def _finding_key(f, new_of: dict[str, str] | None = None) -> tuple:
