@@ -129,12 +129,12 @@ def _progress(enabled: bool, label: str = "scanning generations",
 
 def _check_output_place(root: Path, *outputs: Optional[Path]) -> None:
     """Read-only commands never write under the data root, not even when asked to."""
-    real_root = os.path.realpath(root)
+    from lineage.loaders.store import is_inside
+
     for out in outputs:
         if out is None or str(out) == "-":
             continue
-        real = os.path.realpath(out)
-        if real == real_root or real.startswith(real_root + os.sep):
+        if is_inside(out, root):
             raise UsageError(f"{out} is inside the data root; read-only commands never write there")
 
 

@@ -15,7 +15,7 @@ from typing import Iterable, Iterator
 import orjson
 
 from lineage import ids
-from lineage.loaders.store import read_csv_file
+from lineage.loaders.store import MAX_METADATA_BYTES, is_inside, read_capped, read_csv_file
 from lineage.model import Generation, Store
 from lineage.rename import Index, MappingResult, Rename, cascade, result_of
 from lineage.status import UsageError
@@ -24,7 +24,6 @@ PLACE_COLUMNS = ["old_id", "new_id", "stage", "cause", "kind", "path", "line", "
                  "old_value", "new_value", "action"]
 RENAME_COLUMNS = ["stage", "old_id", "new_id", "cause", "via", "path"]
 RUN_METADATA_FILES = ("raw_metadata.json", "parsed_metadata.json")
-MAX_JSON_BYTES = 16 * 1024 * 1024
 KIND_ORDER = {k: i for i, k in enumerate(
     ("folder", "json", "membership", "csv", "csv_path", "selection", "file_name", "text", "partition"))}
 
@@ -380,18 +379,16 @@ def _json_places(value: dict, gen: Generation, path: str, lookup: _Renames, rena
 
 def _read_json(store: Store, rel: str, warnings: list[str]):
     path = os.path.join(store.root, rel)
-    real = os.path.realpath(path)
-    if not (real == store.root or real.startswith(store.root + os.sep)):
+    if not is_inside(path, store.root):
         warnings.append(f"{rel}: symlink leads outside the data root; not read")
         return None
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_JSON_BYTES + 1)
+        raw = read_capped(path)  # as the scan reads metadata: no 16 MiB buffer per small file
     except OSError as exc:
         warnings.append(f"{rel}: cannot read: {exc.strerror or exc}")
         return None
-    if len(raw) > MAX_JSON_BYTES:
-        warnings.append(f"{rel}: larger than {MAX_JSON_BYTES // (1024 * 1024)} MiB; not searched")
+    if len(raw) > MAX_METADATA_BYTES:
+        warnings.append(f"{rel}: larger than {MAX_METADATA_BYTES // (1024 * 1024)} MiB; not searched")
         return None
     try:
         return orjson.loads(raw)
@@ -411,8 +408,7 @@ def _text_places(store: Store, lookup: _Renames, warnings: list[str]) -> list[Pl
             continue
         rel = f"results/{name}"
         path = os.path.join(folder, name)
-        real = os.path.realpath(path)
-        if not real.startswith(store.root + os.sep) or not os.path.isfile(path):
+        if not is_inside(path, store.root) or not os.path.isfile(path):
             if os.path.islink(path):
                 warnings.append(f"{rel}: symlink leads outside the data root; not read")
             continue

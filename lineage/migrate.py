@@ -38,6 +38,7 @@ import orjson
 from lineage import __version__, ids
 from lineage.journal import (Checkpoints, Journal, Lock, atomic_write, fsync_dir, remove_leftover,
                              require_inside, sha256_bytes, sha256_file)
+from lineage.loaders.store import is_inside
 from lineage.model import Store
 from lineage.status import ExitStatus, LineageError, UsageError
 
@@ -568,11 +569,6 @@ def partitions_csv(plan_path: str) -> str:
     return os.path.abspath(plan_path) + ".partitions.csv"
 
 
-def _inside(path: str, root: str) -> bool:
-    real, real_root = os.path.realpath(path), os.path.realpath(root)
-    return real == real_root or real.startswith(real_root + os.sep)
-
-
 # --- Dagster ---------------------------------------------------------------------------------
 
 def runs_in_progress(dagster_home: str) -> tuple[list[tuple[str, str]] | None, str]:
@@ -964,7 +960,7 @@ def executor_for(plan_path: str, plan: dict, plan_sha: str, dagster_home: str | 
                  progress: Progress | None = None) -> Executor:
     """The in-place executor: journal, lock, undo plan and partitions file next to the plan."""
     root = plan["data_root"]
-    if _inside(plan_path, root):
+    if is_inside(plan_path, root):
         raise UsageError(f"the plan {plan_path} lies inside the data root; its journal would be written there")
     mode = "dagster" if dagster_home and dagster_available() else "file"
     return Executor(plan, plan_sha, root, journal_dir(plan_path), undo_path(plan_path), partitions_csv(plan_path),
@@ -1005,7 +1001,7 @@ def simulate(plan: dict, plan_sha: str, into: str, progress: Progress | None = N
     validate_plan(plan, root)
     if not os.path.isdir(root):
         raise UsageError(f"data root {root} of the plan is not a folder")
-    if _inside(into, root):
+    if is_inside(into, root):
         raise UsageError(f"{into} is inside the data root; simulate copies the root elsewhere")
     if os.path.exists(into) and (not os.path.isdir(into) or os.listdir(into)):
         raise UsageError(f"{into} exists and is not an empty folder")

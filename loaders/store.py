@@ -54,9 +54,14 @@ def scan(root: str, progress: Progress | None = None) -> Store:
 
 # --- paths ----------------------------------------------------------------------------------
 
+def is_inside(path: str, root: str) -> bool:
+    """Whether `path`, links resolved, is `root` or lies under it."""
+    real, real_root = os.path.realpath(path), os.path.realpath(root)
+    return real == real_root or real.startswith(real_root + os.sep)
+
+
 def _inside(store: Store, path: str) -> bool:
-    real = os.path.realpath(path)
-    return real == store.root or real.startswith(store.root + os.sep)
+    return is_inside(path, store.root)
 
 
 def _rel(store: Store, path: str) -> str:
@@ -221,7 +226,8 @@ def _read_fd(fd: int) -> bytes:
         os.close(fd)
 
 
-def _read_capped(path: str) -> bytes:
+def read_capped(path: str) -> bytes:
+    """A small file whole, or MAX_METADATA_BYTES + 1 of a file that is too large to be one."""
     return _read_fd(os.open(path, os.O_RDONLY))
 
 
@@ -273,7 +279,7 @@ def _scan_cohorts(store: Store) -> None:
 
 def _read_manifest(store: Store, cohort: Cohort, path: str) -> dict | None:
     try:
-        value, error = parse_metadata(_read_capped(path))
+        value, error = parse_metadata(read_capped(path))
     except OSError as exc:
         value, error = None, f"cannot read: {exc.strerror or exc}"
     if error:
