@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import defaultdict
 from typing import Any
 
+from lineage.journal import sha256_file
 from lineage.model import Store
-
-CHUNK = 1 << 20
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    # O_NOFOLLOW: the scan lists names only, so a symlinked raw.txt is never followed here.
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb", buffering=0) as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def duplicate_raw(store: Store, stages: set[str] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
@@ -32,7 +20,8 @@ def duplicate_raw(store: Store, stages: set[str] | None = None) -> tuple[list[di
             continue
         path = os.path.join(store.root, gen.path, "raw.txt")
         try:
-            groups[_sha256(path)].append(gen)
+            # Not following links: the scan lists names only, so a symlinked raw.txt may lead anywhere.
+            groups[sha256_file(path, follow_links=False)].append(gen)
         except OSError as exc:
             unreadable.append(f"{gen.path}/raw.txt: {exc.strerror or exc}")
     rows = []

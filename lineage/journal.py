@@ -39,12 +39,11 @@ class Checkpoints:
             os.kill(os.getpid(), signal.SIGKILL)
 
 
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def sha256_file(path: str, follow_links: bool = True) -> str:
+    """The file's SHA-256; with follow_links=False a symlink fails (O_NOFOLLOW) instead."""
+    flags = os.O_RDONLY if follow_links else os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    with os.fdopen(os.open(path, flags), "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def sha256_bytes(data: bytes) -> str:
