@@ -88,6 +88,11 @@ def command(fn: Callable) -> Callable:
             _fail(str(exc), exc.status)
         except KeyboardInterrupt:
             _fail("interrupted", ExitStatus.INTERRUPTED)
+        except BrokenPipeError:
+            # The reader left (`| head`): nothing is wrong, and nothing more can be written.
+            # stdout goes to /dev/null so the interpreter's final flush does not complain.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(ExitStatus.SIGPIPE)
         except OSError as exc:
             _fail(f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}", ExitStatus.ERROR)
         except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback

@@ -11,6 +11,7 @@ class ExitStatus(IntEnum):
     USAGE = 2  # bad arguments or configuration, or nothing to audit
     ERROR = 3  # I/O or internal error; outranks findings
     INTERRUPTED = 130
+    SIGPIPE = 141  # the reader of stdout went away, as a shell reports SIGPIPE
 
 
 class LineageError(Exception):
