@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from lineage import ids
-from lineage.loaders.store import parse_directive, read_csv_file
-from lineage.model import Generation, Store
+from lineage.loaders.store import parse_selection as store_parse_selection, read_csv_file
+from lineage.model import Generation, Selection, Store
 from lineage.status import UsageError
 
 STAGES = ids.STAGES
@@ -79,22 +79,13 @@ class SelectionInput:
 
 
 def parse_selection(text: str, source: str) -> SelectionInput:
-    """The selection-file rules: one ID per line, stripped; blanks skipped; `#` lines are
-    comments or directives; no inline comments (`e_x # note` is the ID `e_x # note`)."""
-    sel = SelectionInput(source=source, essays=[], from_file=True)
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("#"):
-            mode, flag = parse_directive(line)
-            if mode:
-                sel.directive_mode = mode
-            if flag:
-                sel.directive_flags.append(flag)
-            continue
-        sel.essays.append(line)
-    return sel
+    """A selected-essays file's text, read by the scan's rules (loaders.store.parse_selection)."""
+    return _from_file(store_parse_selection(text, source, "essay"))
+
+
+def _from_file(selection: Selection) -> SelectionInput:
+    return SelectionInput(source=selection.path, essays=[gen_id for _, gen_id in selection.ids],
+                          directive_mode=selection.mode, directive_flags=list(selection.flags), from_file=True)
 
 
 def read_selection_file(path: str) -> SelectionInput:
@@ -120,9 +111,7 @@ def default_selection(store: Store) -> SelectionInput:
                              "(use --essay, --selection or --sample)")
         raise UsageError("no 2_tasks/selected_essays.txt; pass --selection FILE, --essay ID, --sample N "
                          "or --cartesian COHORT_ID")
-    s = by_stage["essay"]
-    return SelectionInput(source=s.path, essays=[gid for _, gid in s.ids], directive_mode=s.mode,
-                          directive_flags=list(s.flags), from_file=True)
+    return _from_file(by_stage["essay"])
 
 
 def directive_choice(sel: SelectionInput) -> str:

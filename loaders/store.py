@@ -338,19 +338,9 @@ def _scan_selections(store: Store) -> None:
         text = _read_text(store, path)
         if text is None:
             continue
-        selection = Selection(path=_rel(store, path), stage=stage)
-        refs = References(selection.path, "", "selection")
-        for line_no, line in enumerate(text.splitlines(), 1):
-            line = line.strip()
-            if not line:
-                continue
-            if line.startswith("#"):
-                _read_directive(selection, line)
-                continue
-            selection.ids.append((line_no, line))
-            refs.gen_ids.append(line)
-            refs.lines.append(line_no)
-            refs.stages.append(stage)
+        selection = parse_selection(text, _rel(store, path), stage)
+        refs = References(selection.path, "", "selection", [gen_id for _, gen_id in selection.ids],
+                          [line for line, _ in selection.ids], [stage] * len(selection.ids))
         store.selections.append(selection)
         store.reference_columns.append(refs)
         store.artifacts.append(selection.path)
@@ -366,12 +356,23 @@ def parse_directive(line: str) -> tuple[str, str]:
     return "", body if body in FILL_UP_FLAGS else ""
 
 
-def _read_directive(selection: Selection, line: str) -> None:
-    mode, flag = parse_directive(line)
-    if mode:
-        selection.mode = mode
-    if flag:
-        selection.flags.append(flag)
+def parse_selection(text: str, path: str, stage: str) -> Selection:
+    """The selection-file rules: one ID per line, stripped; blanks skipped; `#` lines are
+    comments or directives; no inline comments (`e_x # note` is the ID `e_x # note`)."""
+    selection = Selection(path=path, stage=stage)
+    for line_no, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            mode, flag = parse_directive(line)
+            if mode:
+                selection.mode = mode
+            if flag:
+                selection.flags.append(flag)
+            continue
+        selection.ids.append((line_no, line))
+    return selection
 
 
 def _scan_results(store: Store) -> None:
