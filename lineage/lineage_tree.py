@@ -11,7 +11,7 @@ from rich.tree import Tree
 from lineage.loaders.graph_model import gen_key, missing_key
 from lineage.ids import STAGES
 from lineage.model import Finding
-from lineage.queries.networkx_queries import children_index, parent_of, places_to
+from lineage.queries.networkx_queries import ancestors, children_index, places_to
 
 
 def lineage_of(g: nx.DiGraph, gen_id: str, findings: list[Finding]) -> list[dict[str, Any]]:
@@ -35,15 +35,7 @@ def _node(g: nx.DiGraph, key: str, problems) -> dict[str, Any]:
 
 def _view(g: nx.DiGraph, key: str, problems) -> dict[str, Any]:
     view = _node(g, key, problems)
-    ancestors, seen, current = [], {key}, key
-    while True:
-        up = parent_of(g, current) if "Generation" in g.nodes[current]["labels"] else None
-        if up is None or up[0] in seen:
-            break
-        seen.add(up[0])
-        ancestors.append(_node(g, up[0], problems))
-        current = up[0]
-    view["ancestors"] = ancestors
+    view["ancestors"] = [_node(g, up, problems) for up in ancestors(g, key)]
     view["descendants"] = _descend(g, key, problems, {key})
     view["referenced_by"] = [{"path": g.nodes[u]["path"], "line": p["line"], "column": p["column"] or None}
                              for u, p in places_to(g, key) if "Artifact" in g.nodes[u]["labels"]]

@@ -91,9 +91,14 @@ def descendants(g: nx.DiGraph, key: str) -> set[str]:
     return seen
 
 
-def parent_of(g: nx.DiGraph, key: str) -> tuple[str, dict] | None:
-    parent = parent_index(g).get(key)
-    return None if parent is None else (parent, g._node[parent])
+def ancestors(g: nx.DiGraph, key: str) -> list[str]:
+    """The keys above `key` along DERIVED_FROM, nearest first (cycle-safe)."""
+    parent, seen, out = parent_index(g), {key}, []
+    while (up := parent.get(key)) is not None and up not in seen:
+        seen.add(up)
+        out.append(up)
+        key = up
+    return out
 
 
 def _gen_row(n: dict, **extra: Any) -> Row:
@@ -312,14 +317,10 @@ def _by_id(g: nx.DiGraph, gen_id: str) -> list[dict]:
 def ancestry(g: nx.DiGraph, gen_id: str) -> list[Row]:
     rows = []
     for n in _by_id(g, gen_id):
-        seen, current, depth = {n["key"]}, n["key"], 0
-        while (up := parent_index(g).get(current)) is not None and up not in seen:
-            depth += 1
-            seen.add(up)
+        for depth, up in enumerate(ancestors(g, n["key"]), 1):
             a = g._node[up]
             rows.append({"stage": n["stage"], "gen_id": n["gen_id"], "depth": depth,
                          "ancestor_stage": a.get("stage"), "ancestor_id": a["gen_id"]})
-            current = up
     return rows
 
 
