@@ -367,11 +367,14 @@ def build_plan(store: Store, only: str = "all", stages: Iterable[str] | None = N
             full = require_inside(root, orig)
             if os.path.islink(full):
                 raise UsageError(f"{orig} is a symlink; lineage migrate does not write through links")
-            files[orig] = fingerprint(full)
+            # Read once, hashed once; a size or mtime that moved meanwhile means a writer was busy.
+            st = os.lstat(full)
             with open(full, "rb") as fh:
                 contents[orig] = fh.read()
-            if sha256_bytes(contents[orig]) != files[orig]["sha256"]:
+            again = os.lstat(full)
+            if (again.st_size, again.st_mtime_ns) != (st.st_size, st.st_mtime_ns) or len(contents[orig]) != st.st_size:
                 raise UsageError(f"{orig} changed while it was read; try again")
+            files[orig] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256_bytes(contents[orig])}
         return contents[orig]
 
     folders: dict[str, str] = {}  # original folder -> its path after the renames so far
@@ -1094,11 +1097,8 @@ def _verify_no_new(before, after, new_of: dict[str, str]) -> dict:
 
 def _verify_artifacts(plan: dict, before: dict[str, str], after: dict[str, str],
                       final: Callable[[str], str], original: Callable[[str, int], str]) -> dict:
-    written = {original(s["path"], s["step"]) for s in plan["steps"] if s["op"] == "write"}
-    expected_post = {}
-    for s in plan["steps"]:
-        if s["op"] == "write":
-            expected_post[original(s["path"], s["step"])] = s["post"]["sha256"]
+    expected_post = {original(s["path"], s["step"]): s["post"]["sha256"] for s in plan["steps"] if s["op"] == "write"}
+    written = expected_post.keys()
     failures = []
     moved = 0
     for rel, digest in before.items():
