@@ -210,7 +210,6 @@ class _Ctx:
         self.cohorts: list[_Cohort] = []
         self.regular: list[_Cohort] = []
         self.lineages: list[_Lineage] = []
-        self.total = 0
         self.added: list[tuple[_Gen, _Cohort]] = []  # creation order, so the last one is a leaf
         self.draft_sigs: set[tuple] = set()
         self.expected: list[Expected] = []
@@ -226,7 +225,6 @@ class _Ctx:
             g.parent.children.append(g)
         cohort.members.append(g)
         self.added.append((g, cohort))
-        self.total += 1
         return g
 
     def take(self) -> _Lineage:
@@ -375,7 +373,7 @@ def _new_evaluation(ctx: _Ctx, cohort: _Cohort, essay: _Gen, template: str, mode
 def _build_bulk(ctx: _Ctx, budget: int) -> None:
     rng = ctx.rng
     i = 0
-    while ctx.total < budget:
+    while len(ctx.added) < budget:
         cohort = ctx.regular[i % len(ctx.regular)] if i < len(ctx.regular) else rng.choice(ctx.regular)
         i += 1
         lin = _new_draft(ctx, cohort)
@@ -393,10 +391,9 @@ def _build_bulk(ctx: _Ctx, budget: int) -> None:
                         if rng.random() < 0.95:  # a few evaluations failed and were never retried
                             _new_evaluation(ctx, cohort, essay, tpl, model, rep)
     # Trim the last lineage back to the budget; the newest generation is always a leaf.
-    while ctx.total > budget:
+    while len(ctx.added) > budget:
         g, cohort = ctx.added.pop()
         cohort.members.pop()
-        ctx.total -= 1
         if g.parent is not None:
             g.parent.children.pop()
         else:
@@ -472,7 +469,7 @@ def _choose_mismatches(ctx: _Ctx, fraction: float) -> None:
     if fraction <= 0:
         return
     candidates = [g for lin in ctx.lineages if not (lin.reserved or lin.legacy) for g in lin.gens()]
-    k = min(len(candidates), round(fraction * ctx.total))
+    k = min(len(candidates), round(fraction * len(ctx.added)))
     for g in ctx.rng.sample(candidates, k):
         g.mint_template = _old_spelling(g.template)
 
@@ -750,6 +747,11 @@ def _plant_parent_id_missing(ctx: _Ctx):
 def _delete(ctx: _Ctx, g: _Gen) -> None:
     """Remove a folder by hand: it leaves membership rows nowhere, children everywhere."""
     g.written = False
+    _unlist(ctx, g)
+
+
+def _unlist(ctx: _Ctx, g: _Gen) -> None:
+    """Take a generation out of every cohort's membership."""
     for cohort in ctx.cohorts:
         if g in cohort.members:
             cohort.members.remove(g)
@@ -857,9 +859,7 @@ def _plant_unreachable(ctx: _Ctx):
 
     def plan():
         ev = lin.evaluation
-        for cohort in ctx.cohorts:
-            if ev in cohort.members:
-                cohort.members.remove(ev)
+        _unlist(ctx, ev)
         ctx.expect("cohort.unreachable", ev)
     return plan
 
@@ -922,16 +922,12 @@ def _put(path: str, data: bytes) -> None:
         fh.write(data)
 
 
-def _put_csv(path: str, header: list[str], rows: Iterable[list]) -> int:
-    """Write a CSV as pandas does ('\\n' line ends); returns the number of data rows."""
-    n = 0
+def _put_csv(path: str, header: list[str], rows: Iterable[list]) -> None:
+    """Write a CSV as pandas does ('\\n' line ends)."""
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(header)
-        for row in rows:
-            w.writerow(row)
-            n += 1
-    return n
+        w.writerows(rows)
 
 
 def _write(ctx: _Ctx, root: str, text_files: bool) -> dict[str, int]:
