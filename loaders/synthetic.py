@@ -239,6 +239,13 @@ class _Ctx:
         path = g.folder + "/metadata.json" if on_meta else g.folder
         self.expected.append(Expected(check, g.where, g.gen_id, path))
 
+    def plant(self, check: str, *gens: _Gen, on_meta: bool = False, descendants: bool = True) -> None:
+        """Each of `gens` must be reported under `check`, and is (with its descendants) no
+        longer healthy."""
+        for g in gens:
+            self.expect(check, g, on_meta)
+            self.taint(g, descendants)
+
     def taint(self, g: _Gen, descendants: bool = True) -> None:
         self.tainted.add((g.where, g.gen_id))
         self.tainted.add((g.stage, g.gen_id))
@@ -535,8 +542,7 @@ def _expect_id_kinds(ctx: _Ctx) -> None:
             if not g.written:
                 continue
             if g.mint_template:
-                ctx.expect("id.signature_mismatch", g)
-                ctx.taint(g, descendants=False)
+                ctx.plant("id.signature_mismatch", g, descendants=False)
             elif g.legacy_id and want_legacy:
                 ctx.expect("id.legacy", g)
 
@@ -565,12 +571,10 @@ def _plant_metadata_missing(ctx: _Ctx):
     def plan():
         essay = a.essay
         essay.has_meta = False  # the folder is made before the files: only prompt.txt so far
-        ctx.expect("store.metadata_missing", essay)
-        ctx.taint(essay)
+        ctx.plant("store.metadata_missing", essay)
         ev = b.evaluation
         ev.empty = True
-        ctx.expect("store.metadata_missing", ev)
-        ctx.taint(ev)
+        ctx.plant("store.metadata_missing", ev)
     return plan
 
 
@@ -582,8 +586,7 @@ def _plant_metadata_invalid(ctx: _Ctx):
                    (lins[2].evaluation, _damage_empty), (lins[3].draft, _damage_truncated)]
         for g, damage in victims:
             g.damage = damage
-            ctx.expect("store.metadata_invalid", g, on_meta=True)
-            ctx.taint(g)
+            ctx.plant("store.metadata_invalid", g, on_meta=True)
     return plan
 
 
@@ -614,12 +617,10 @@ def _plant_dir_mismatch(ctx: _Ctx):
     def plan():
         essay = a.essay  # renamed during the migration; its metadata kept the old legacy ID
         essay.post = {"gen_id": "".join(ctx.rng.choices(_DIGITS, k=16))}
-        ctx.expect("id.dir_mismatch", essay, on_meta=True)
-        ctx.taint(essay, descendants=False)
+        ctx.plant("id.dir_mismatch", essay, on_meta=True, descendants=False)
         ev = b.evaluation
         ev.post = {"gen_id": _DROP}
-        ctx.expect("id.dir_mismatch", ev, on_meta=True)
-        ctx.taint(ev, descendants=False)
+        ctx.plant("id.dir_mismatch", ev, on_meta=True, descendants=False)
     return plan
 
 
@@ -629,8 +630,7 @@ def _plant_stage_mismatch(ctx: _Ctx):
     def plan():
         essay = a.essay
         essay.post = {"stage": "draft"}
-        ctx.expect("id.stage_mismatch", essay)
-        ctx.taint(essay, descendants=False)
+        ctx.plant("id.stage_mismatch", essay, descendants=False)
         # An evaluation folder moved under gens/essay/: its metadata stage and its prefix both
         # disagree with the folder (and, read as an essay, its parent and signature do too).
         ev = b.evaluation
@@ -650,9 +650,7 @@ def _plant_malformed(ctx: _Ctx):
         upper.gen_id = upper.gen_id.upper()
         zero = b.evaluation
         zero.gen_id = zero.gen_id[:2] + "0" + zero.gen_id[2:]
-        for g in (upper, zero):
-            ctx.expect("id.malformed", g)
-            ctx.taint(g, descendants=False)
+        ctx.plant("id.malformed", upper, zero, descendants=False)
     return plan
 
 
@@ -677,9 +675,7 @@ def _plant_signature_incomplete(ctx: _Ctx):
         draft.post = {"replicate": "1.0"}  # also meta.invalid_value
         ev = b.evaluation
         ev.post = {"llm_model_id": _DROP}  # also meta.required_missing
-        for g in (draft, ev):
-            ctx.expect("id.signature_incomplete", g, on_meta=True)
-            ctx.taint(g, descendants=False)
+        ctx.plant("id.signature_incomplete", draft, ev, on_meta=True, descendants=False)
     return plan
 
 
@@ -692,9 +688,7 @@ def _plant_required_missing(ctx: _Ctx):
         essay.post = {"replicate": _DROP}  # absent means 1 for the ID, so only this finding
         ev = b.evaluation
         ev.post = {"llm_model_id": ""}  # also id.signature_incomplete
-        for g in (essay, ev):
-            ctx.expect("meta.required_missing", g, on_meta=True)
-            ctx.taint(g, descendants=False)
+        ctx.plant("meta.required_missing", essay, ev, on_meta=True, descendants=False)
     return plan
 
 
@@ -724,9 +718,7 @@ def _plant_invalid_value(ctx: _Ctx):
     def plan():
         a.evaluation.post = {"mode": "copy"}  # copy is valid only for essays
         c.essay.post = {"mode": "chat"}
-        for g in (a.evaluation, b.draft, c.essay):
-            ctx.expect("meta.invalid_value", g, on_meta=True)
-            ctx.taint(g, descendants=False)
+        ctx.plant("meta.invalid_value", a.evaluation, b.draft, c.essay, on_meta=True, descendants=False)
     return plan
 
 
@@ -738,9 +730,7 @@ def _plant_parent_id_missing(ctx: _Ctx):
         ev.post = {"parent_gen_id": _DROP}
         essay = b.essay  # empty strings occur; its evaluations get chain.ancestor_broken
         essay.post = {"parent_gen_id": ""}
-        for g in (ev, essay):
-            ctx.expect("chain.parent_id_missing", g, on_meta=True)
-            ctx.taint(g)
+        ctx.plant("chain.parent_id_missing", ev, essay, on_meta=True)
     return plan
 
 
@@ -775,8 +765,7 @@ def _plant_parent_wrong_stage(ctx: _Ctx):
         ev = lin.evaluation  # it names the draft, not the essay, and was minted that way
         ev.pre = {"parent_gen_id": lin.draft.gen_id}
         _mint(ev)
-        ctx.expect("chain.parent_wrong_stage", ev, on_meta=True)
-        ctx.taint(ev, descendants=False)
+        ctx.plant("chain.parent_wrong_stage", ev, on_meta=True, descendants=False)
     return plan
 
 
@@ -810,8 +799,7 @@ def _plant_draft_has_parent(ctx: _Ctx):
         draft = lin.draft
         other = next((o.draft for o in ctx.lineages if not o.reserved and o.draft.written), lin.essay)
         draft.post = {"parent_gen_id": other.gen_id}
-        ctx.expect("chain.draft_has_parent", draft, on_meta=True)
-        ctx.taint(draft, descendants=False)
+        ctx.plant("chain.draft_has_parent", draft, on_meta=True, descendants=False)
     return plan
 
 
