@@ -322,23 +322,21 @@ def inventory(
 
     Example: lineage inventory data/ --output-dir reports/
     """
-    from lineage.inventory import default_filename, inventory as build, length_rows, verdict
+    from lineage.inventory import LENGTH_COLUMNS, STAGE_COLUMNS, default_filename, inventory as build, length_rows
+    from lineage.inventory import stage_rows, verdict
 
     _check_output_place(data_root, output, output_dir)
     store, seconds = _load(data_root, no_progress)
     inv = build(store)
     rows = length_rows(inv)
-    columns = ["stage", "length", "length_rule", "deterministic", "legacy", "malformed"]
+    columns = LENGTH_COLUMNS
     if format == Format.table or format == Format.md:
         with destination(output) as out:
             if format == Format.md:
                 out.write("# Generation inventory\n\n" + rows_to_markdown(rows, columns) + "\n" + verdict(inv) + "\n")
             else:
                 console = console_for(out)
-                console.print(rows_to_table([{"stage": k, "generations": v, **inv["id_classes"][k]}
-                                             for k, v in inv["generations"].items()],
-                                            ["stage", "generations", "deterministic", "legacy", "malformed"],
-                                            "Generations by stage and ID class"))
+                console.print(rows_to_table(stage_rows(inv), STAGE_COLUMNS, "Generations by stage and ID class"))
                 console.print(rows_to_table(rows, columns, "ID lengths: length rule vs shape"))
                 console.print(verdict(inv), markup=False)
     else:

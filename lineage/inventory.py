@@ -90,6 +90,16 @@ def verdict(inv: dict[str, Any]) -> str:
     )
 
 
+CLASS_COLUMNS = [ids.DETERMINISTIC, ids.LEGACY, ids.MALFORMED]
+STAGE_COLUMNS = ["stage", "generations", *CLASS_COLUMNS]
+LENGTH_COLUMNS = ["stage", "length", "length_rule", *CLASS_COLUMNS]
+
+
+def stage_rows(inv: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per stage: its generations and how many of each ID class."""
+    return [{"stage": s, "generations": n, **inv["id_classes"][s]} for s, n in inv["generations"].items()]
+
+
 def length_rows(inv: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per (stage, length) with the count of each class: the CSV/table form."""
     rows = []
@@ -97,9 +107,9 @@ def length_rows(inv: dict[str, Any]) -> list[dict[str, Any]]:
         for length, kinds in by_len.items():
             rows.append({"stage": stage, "length": int(length),
                          "length_rule": "legacy" if int(length) < 18 else "deterministic",
-                         **{k: kinds.get(k, 0) for k in (ids.DETERMINISTIC, ids.LEGACY, ids.MALFORMED)}})
+                         **{k: kinds.get(k, 0) for k in CLASS_COLUMNS}})
     return rows
 
 
-def default_filename(today: dt.date | None = None) -> str:
-    return f"gen_id_inventory_{(today or dt.date.today()).isoformat()}.json"
+def default_filename() -> str:
+    return f"gen_id_inventory_{dt.date.today().isoformat()}.json"

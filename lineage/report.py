@@ -14,14 +14,14 @@ from typing import Any
 from lineage import __version__, cohorts, ids
 from lineage.audit import Report
 from lineage.impact import Entry, impact
-from lineage.inventory import inventory, verdict
+from lineage.inventory import STAGE_COLUMNS, inventory, stage_rows, verdict
 from lineage.model import Store
 from lineage.output import rows_to_markdown
 from lineage.rename import Index, id_report, mapping
 from lineage.status import UsageError
 
 
-def _counts(report: Report, prefix: str) -> list[dict[str, Any]]:
+def _counts(report: Report, prefix: str | tuple[str, ...]) -> list[dict[str, Any]]:
     return [{"check": c, "findings": n} for c, n in report.statistics["findings_by_check"].items()
             if c.startswith(prefix)]
 
@@ -54,10 +54,11 @@ def _cohort_section(store: Store, sample: int, seed: int) -> tuple[str, dict[str
             source = "the store's own selection file"
     except UsageError as exc:
         return f"Not simulated: {exc}\n", {}
-    totals = {r["mode"]: r["llm_calls"] for r in sim.summary_rows if r.get("stage") == "total"}
+    total_rows = [r for r in sim.summary_rows if r.get("stage") == "total"]
+    totals = {r["mode"]: r["llm_calls"] for r in total_rows}
     cols = list(sim.legacy_rows[0]) if sim.legacy_rows else ["mode"]
     text = (f"Simulated for {source}.\n\n"
-            + _table([r for r in sim.summary_rows if r.get("stage") == "total"],
+            + _table(total_rows,
                      [c for c in ("mode", "scheduled", "reused", "new", "llm_calls") if sim.summary_rows
                       and c in sim.summary_rows[0]])
             + "\nWhere legacy generations are reused, and where regeneration is unavoidable:\n\n"
@@ -78,20 +79,19 @@ def build(store: Store, report: Report, *, sample: int = 5, seed: int = 0) -> st
     legacy = inv["length_heuristic"]["shape_legacy"]
     mismatched = stats["findings_by_check"].get("id.signature_mismatch", 0)
     chain_errors = sum(n for c, n in stats["findings_by_check"].items()
-                       if c.startswith(("chain.", "cohort.member")) and n)
+                       if c.startswith(("chain.", "cohort.member")))
     parts = [
         f"# Generation store findings: `{report.data_root}`\n\n",
         f"Produced by lineage {__version__} on {dt.date.today().isoformat()}. Every number below comes "
         "from this run; re-run `lineage report` to refresh it.\n\n",
         "## 1. Inventory\n\n",
-        _table([{"stage": s, "generations": n, **inv["id_classes"][s]} for s, n in inv["generations"].items()],
-               ["stage", "generations", "deterministic", "legacy", "malformed"]),
+        _table(stage_rows(inv), STAGE_COLUMNS),
         "\n" + verdict(inv) + "\n\n",
         "## 2. Metadata validation\n\n",
-        _table(_counts(report, "store.") + _counts(report, "meta."), ["check", "findings"]),
+        _table(_counts(report, ("store.", "meta.")), ["check", "findings"]),
         "\nExamples:\n\n", _table(_examples(report, ("store.", "meta.")), ["check", "stage", "gen_id", "path", "message"]),
         "\n## 3. Parent chains and cohorts\n\n",
-        _table(_counts(report, "chain.") + _counts(report, "cohort.") + _counts(report, "ref."), ["check", "findings"]),
+        _table(_counts(report, ("chain.", "cohort.", "ref.")), ["check", "findings"]),
         "\nExamples:\n\n",
         _table(_examples(report, ("chain.", "cohort.", "ref.")), ["check", "stage", "gen_id", "path", "message"]),
         "\n## 4. ID recomputation and rebuild impact\n\n",
@@ -153,5 +153,5 @@ def _recommendation(legacy: int, mismatched: int, chain_errors: int, llm_by_mode
     return "\n".join(lines) + "\n"
 
 
-def default_filename(today: dt.date | None = None) -> str:
-    return f"findings_{(today or dt.date.today()).isoformat()}.md"
+def default_filename() -> str:
+    return f"findings_{dt.date.today().isoformat()}.md"
