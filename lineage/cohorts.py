@@ -162,11 +162,10 @@ def _active(root: str, rel: str, id_column: str, flag_column: str) -> list[str]:
 
 
 def _positive(value: Any, where: str) -> int:
-    text = str(value).strip()
-    if isinstance(value, bool) or not (isinstance(value, int) or (text.isascii() and text.isdigit())) \
-            or int(text) < 1:
+    n = ids.positive_int(value)
+    if n is None:
         raise ConfigError(f"{where}: replicates {value!r} is not a positive integer")
-    return int(text)
+    return n
 
 
 def replication_config(root: str) -> dict[str, int]:

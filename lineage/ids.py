@@ -91,6 +91,18 @@ def normalize_replicate(value: Any) -> int:
 _TEXT_FIELDS = {stage: tuple(names[0] for names in fields[:-1]) for stage, fields in SIGNATURE_FIELDS.items()}
 
 
+def positive_int(value: Any) -> int | None:
+    """A replicate count or number as the pipeline accepts one: an int >= 1, or a string of
+    ASCII digits worth >= 1 (not a bool, not a float); None for anything else."""
+    if type(value) is int:
+        return value if value >= 1 else None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isascii() and text.isdigit() and int(text) >= 1:
+            return int(text)
+    return None
+
+
 def signature(stage: str, meta: Mapping[str, Any]) -> tuple[str, ...]:
     """The normalised signature components of a generation, in hashing order."""
     # The common case in one pass: every text field present under its current name and a

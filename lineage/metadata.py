@@ -123,10 +123,7 @@ def _invalid_values(stage: str, meta: dict) -> list[str]:
     problems = []
     if "replicate" in meta and meta["replicate"] not in (None, ""):
         rep = meta["replicate"]
-        ok = (type(rep) is int and rep >= 1) or (
-            isinstance(rep, str) and rep.strip().isascii() and rep.strip().isdigit()
-            and int(rep.strip()) >= 1)
-        if not ok:
+        if ids.positive_int(rep) is None:
             problems.append(f"replicate {rep!r} is not a positive integer")
     if "mode" in meta:
         mode = meta["mode"]
