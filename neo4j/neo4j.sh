@@ -256,14 +256,21 @@ internal.dbms.bolt.netty_server_shutdown_quiet_period=0
 EOF
 }
 
+# $1 as a double-quoted string (backslashes and quotes escaped), as both the admin tool's
+# @argument-file and curl's config file read one. A shell function: the secret never becomes
+# a process argument.
+quoted() {
+    local escaped=${1//\\/\\\\}
+    escaped=${escaped//\"/\\\"}
+    printf '"%s"' "$escaped"
+}
+
 set_initial_password() {
-    local argfile status=0 escaped
+    local argfile status=0
     # The password goes to the admin tool in a picocli @argument-file (mode 600,
     # deleted at once) so that it never shows up in a process listing.
     argfile=$(umask 077 && mktemp "$NEO4J_HOME_DIR/run/initial-password.XXXXXX")
-    escaped=${NEO4J_PASSWORD//\\/\\\\}
-    escaped=${escaped//\"/\\\"}
-    printf '"%s"\n' "$escaped" >"$argfile"
+    printf '%s\n' "$(quoted "$NEO4J_PASSWORD")" >"$argfile"
     NEO4J_HOME="$NEO4J_HOME_DIR" NEO4J_CONF="$NEO4J_HOME_DIR/conf" \
         "$JAVA" -Dfile.encoding=UTF-8 -cp "$LIB_DIR/*" "$ADMIN_CLASS" \
         dbms set-initial-password "@$argfile" >"$NEO4J_HOME_DIR/logs/set-initial-password.log" 2>&1 || status=$?
@@ -345,10 +352,8 @@ cmd_start() {
 check_auth() {
     # One authenticated request; the password goes to curl on stdin, not on its command line.
     command -v curl >/dev/null && [[ -n ${NEO4J_PASSWORD:-} ]] || return 0
-    local escaped code
-    escaped=${NEO4J_PASSWORD//\\/\\\\}
-    escaped=${escaped//\"/\\\"}
-    code=$(printf 'user = "neo4j:%s"\n' "$escaped" | curl -s -K - -o /dev/null -w '%{http_code}' --max-time 10 \
+    local code
+    code=$(printf 'user = %s\n' "$(quoted "neo4j:$NEO4J_PASSWORD")" | curl -s -K - -o /dev/null -w '%{http_code}' --max-time 10 \
         -H 'Content-Type: application/json' -d '{"statements":[{"statement":"RETURN 1"}]}' \
         "http://127.0.0.1:$HTTP_PORT/db/neo4j/tx/commit" 2>/dev/null || true)
     case "$code" in
