@@ -292,6 +292,14 @@ class StoreIndex:
             parent = (g.meta or {}).get("parent_gen_id")
             if isinstance(parent, str) and parent:
                 self.evaluations_of[parent].append(g)
+        # The same by (parent, template, model) as exact strings: fill-up asks for these per
+        # template, model and selected essay, so they are grouped once.
+        self.evaluations_for: dict[tuple[str, str, str], list[Generation]] = defaultdict(list)
+        for parent, evaluations in self.evaluations_of.items():
+            for g in evaluations:
+                key = (parent, _meta_text(g.meta, "template_id", "evaluation_template"),
+                       _meta_text(g.meta, "llm_model_id"))
+                self.evaluations_for[key].append(g)
         # Generations stored under another ID than their signature implies (legacy, mismatched):
         # a new deterministic ID with that signature duplicates them.
         # The scan derived each expected_id (k = 0; "" when the metadata implies none), so only
@@ -467,9 +475,7 @@ def fill_up_matches(index: StoreIndex, essay_id: str, template: str, model: str,
                     by_replicate: bool) -> list[Generation]:
     """Existing evaluations of E for (template, model): exact strings, first n in gen_id order
     (or by replicate, as the pipeline does today)."""
-    found = [g for g in index.evaluations_of.get(essay_id, ())
-             if _meta_text(g.meta, "template_id", "evaluation_template") == template
-             and _meta_text(g.meta, "llm_model_id") == model]
+    found = list(index.evaluations_for.get((essay_id, template, model), ()))
     found.sort(key=_replicate_key if by_replicate else (lambda g: g.gen_id))
     return found[:n]
 
