@@ -11,6 +11,7 @@ loader could not use). Edges: (child)-[:DERIVED_FROM]->(parent), (cohort)-[:INCL
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from lineage.ids import DETERMINISTIC, PARENT_STAGE, STAGES
@@ -121,7 +122,6 @@ class _Resolver:
         for stage in reversed(STAGES):
             self.anywhere.update(self.in_stage[stage])
         self.missing: set[str] = set()
-        self._by_pair: dict[tuple[str, str], str] | None = None  # (stage, gen_id) -> key, when needed
 
     def column(self, gen_ids: list[str], stages: list[str], exact: bool = False) -> list[str]:
         """Keys for gen_ids[i] in a place implying stages[i] (one stage for all if given one).
@@ -136,11 +136,8 @@ class _Resolver:
             if here is None:  # the place implies no stage
                 here = {} if exact else self.anywhere
             keys = list(map(here.get, gen_ids))
-        else:
-            if self._by_pair is None:
-                self._by_pair = {(stage, gen_id): key for stage, ids in self.in_stage.items()
-                                 for gen_id, key in ids.items()}
-            keys = list(map(self._by_pair.get, zip(stages, gen_ids)))
+        else:  # each ID in the stage of its own row (a membership file lists every stage)
+            keys = list(map(dict.get, map(self.in_stage.get, stages, repeat({})), gen_ids))
         if None in keys:
             for n, key in enumerate(keys):
                 if key is None:

@@ -10,19 +10,19 @@ import csv
 import io
 import os
 import re
-from itertools import compress, islice
+from itertools import compress, repeat
 from typing import Callable, Iterator, Sequence
 
 import orjson
 
 from lineage import ids
+from lineage.loaders import csv_chunks
 from lineage.loaders.beside import Beside
 from lineage.metadata import derive
 from lineage.perf import gc_paused
 from lineage.model import Cohort, Generation, Problem, References, Selection, Store
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024  # a metadata.json is a few hundred bytes; larger is damage
-MAX_CSV_FIELD = 16 * 1024 * 1024
 _OPEN_NOFOLLOW = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
 SELECTION_FILES = {"selected_essays.txt": "essay", "selected_drafts.txt": "draft"}
 FILL_UP_FLAGS = {"skip-existing-evaluations", "fill-up", "fillup", "include-existing-evaluations",
@@ -142,7 +142,8 @@ def _scan_all(store: Store, progress: Progress | None) -> None:
 
 def helper_share(root: str, folders: list[tuple[str, str]]) -> tuple[tuple[list[int], list[tuple[str, ...]]], Store]:
     """The part of a scan that needs no metadata: the file names of each (stage, folder name),
-    and the selection files, results/ and CSVs outside gens/ (cohorts stay with the caller)."""
+    and the selection files, results/ and CSVs outside gens/ (cohorts stay with the caller,
+    which keeps the two processes' shares about even)."""
     with gc_paused():
         outside = Store(root=root)
         _scan_selections(outside)
@@ -305,18 +306,17 @@ def _read_membership(store: Store, cohort: Cohort, path: str) -> None:
     # Wide shapes also carry parent_gen_id: a reference like any other.
     other = {i: References(rel, names[i], "cell") for i, n in enumerate(lowered) if "gen_id" in n and i != i_id}
     need = max(i_stage, i_id) + 1
-    for rows, lines in chunks:
-        columns = _columns(rows, len(names))
+    for chunk in chunks:
+        columns, lines = chunk.columns, chunk.lines
         stages = list(map(str.lower, map(str.strip, columns[i_stage])))
         gen_ids = list(map(str.strip, columns[i_id]))
-        if min(map(len, rows)) < need:  # short rows count as no member, and are reported
-            for n, row in enumerate(rows):
-                if len(row) < need:
-                    gen_ids[n] = ""
-                    if any(c.strip() for c in row):
-                        store.problems.append(Problem("cohort.membership_invalid", rel,
-                                                      "row has fewer columns than the header",
-                                                      line=lines[n], cohort=cohort.cohort_id))
+        for n, row in chunk.short:  # too short for an ID: no member, and reported
+            if len(row) < need:
+                gen_ids[n] = ""
+                if any(c.strip() for c in row):
+                    store.problems.append(Problem("cohort.membership_invalid", rel,
+                                                  "row has fewer columns than the header",
+                                                  line=lines[n], cohort=cohort.cohort_id))
         cohort.stages += compress(stages, gen_ids)  # rows without an ID are no members
         cohort.gen_ids += compress(gen_ids, gen_ids)
         cohort.lines += compress(lines, gen_ids)
@@ -401,64 +401,16 @@ def _read_text(store: Store, path: str) -> str | None:
 
 
 def _csv_chunks(store: Store, path: str) -> Iterator:
-    """The header's stripped names first, then (rows, first line of each row) in chunks.
-
-    Chunks keep memory flat on huge files while letting callers work a column at a time.
-    Problems (not UTF-8, broken quoting) become findings and end the file.
-    """
-    csv.field_size_limit(MAX_CSV_FIELD)
-    done = 0  # rows handed out so far
+    """The header's stripped names first, then csv_chunks.Chunk after Chunk. A file that
+    cannot be read to its end (not UTF-8, broken quoting) becomes a finding; what was read
+    of it until then stands."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None:
-                return
-            yield [n.strip() for n in header]
-            while True:
-                before = reader.line_num
-                rows = list(islice(reader, CSV_CHUNK))
-                if not rows:
-                    return
-                if reader.line_num - before != len(rows):
-                    break  # a quoted cell spans lines: number the rows one by one (below)
-                yield rows, list(range(before + 1, before + 1 + len(rows)))
-                done += len(rows)
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
-            for _ in islice(reader, done + 1):  # the header and the rows handed out already
-                pass
-            rows, lines = [], []
-            line = reader.line_num + 1
-            for row in reader:
-                rows.append(row)
-                lines.append(line)
-                line = reader.line_num + 1
-                if len(rows) == CSV_CHUNK:
-                    yield rows, lines
-                    rows, lines = [], []
-            if rows:
-                yield rows, lines
-    except UnicodeDecodeError as exc:
-        _skip(store, path, f"not UTF-8 (byte {exc.start})")
-    except csv.Error as exc:
-        _skip(store, path, f"not a readable CSV: {exc}")
-    except OSError as exc:
-        _skip(store, path, f"cannot read: {exc.strerror or exc}")
+        yield from csv_chunks.read(path)
+    except csv_chunks.CsvProblem as exc:
+        _skip(store, path, str(exc))
 
 
-CSV_CHUNK = 50_000
-
-
-def _columns(rows: list[list[str]], width: int = 0) -> list[list[str] | tuple[str, ...]]:
-    """The rows as columns (at least `width` of them); "" where a short row lacks a cell."""
-    widest = max(map(len, rows))
-    if min(map(len, rows)) == widest >= width:  # the usual case: a rectangle, transposed in C
-        return list(zip(*rows))
-    return [[r[i] if len(r) > i else "" for r in rows] for i in range(max(widest, width))]
-
-
-def _add_cells(refs: References, cells: Sequence[str], lines: list[int], stage: str | list[str]) -> None:
+def _add_cells(refs: References, cells: Sequence[str], lines: Sequence[int], stage: str | list[str]) -> None:
     """Append the non-empty cells (stripped) with their lines and stages."""
     values = list(map(str.strip, cells))
     stages = [stage] * len(values) if isinstance(stage, str) else stage
@@ -467,17 +419,19 @@ def _add_cells(refs: References, cells: Sequence[str], lines: list[int], stage: 
     refs.stages += compress(stages, values)
 
 
-def _add_paths(refs: References, cells: Sequence[str], lines: list[int]) -> None:
-    """`gens/<stage>/<id>` inside the cells of a path-valued column."""
-    found = list(map(GENS_PATH.findall, cells))
-    if set(map(len, found)) == {1}:  # the usual case: one path per cell
-        pairs = [f[0] for f in found]
-        refs.stages += [p[0] for p in pairs]
-        refs.gen_ids += [p[1] for p in pairs]
+def _add_paths(refs: References, cells: Sequence[str], lines: Sequence[int], text: str) -> None:
+    """`gens/<stage>/<id>` inside the cells of a path-valued column; `text` is the cells
+    joined by newlines (no path runs across one)."""
+    found = GENS_PATH.findall(text)
+    # The usual case, one path per cell, takes one regex pass over the whole column: each
+    # cell names "gens" once, so none holds two paths, and there are as many as cells.
+    if len(found) == len(cells) and set(map(str.count, cells, repeat("gens"))) == {1}:
+        refs.stages += [stage for stage, _ in found]
+        refs.gen_ids += [gen_id for _, gen_id in found]
         refs.lines += lines
         return
-    for matches, line in zip(found, lines):
-        for stage, gen_id in matches:
+    for cell, line in zip(cells, lines):
+        for stage, gen_id in GENS_PATH.findall(cell):
             refs.gen_ids.append(gen_id)
             refs.lines.append(line)
             refs.stages.append(stage)
@@ -524,19 +478,21 @@ def _scan_csvs(store: Store) -> None:
         id_cols = {i: References(rel, n, "cell") for i, n in enumerate(names) if "gen_id" in n.lower()}
         path_cols: dict[int, References] = {}
         i_stage = names.index("stage") if "stage" in names else None
-        for rows, lines in chunks:
-            columns = _columns(rows, len(names))
+        for chunk in chunks:
+            columns, lines = chunk.columns, chunk.lines
             for i, refs in id_cols.items():
                 stage: str | list[str] = _stage_of_column(refs.column)
                 if not stage and refs.column == "gen_id" and i_stage is not None:
                     stage = list(map(str.lower, map(str.strip, columns[i_stage])))
                 _add_cells(refs, columns[i], lines, stage)
             for i, cells in enumerate(columns):
-                # One scan in C per column: most columns never mention a path.
-                if i not in id_cols and "gens" in "\n".join(cells):
+                if i in id_cols:
+                    continue
+                text = "\n".join(cells)
+                if "gens" in text:  # one scan in C per column: most never mention a path
                     if i not in path_cols:
                         path_cols[i] = References(rel, names[i] if i < len(names) else "", "path")
-                    _add_paths(path_cols[i], cells, lines)
+                    _add_paths(path_cols[i], cells, lines, text)
         store.reference_columns += [r for r in (*id_cols.values(), *path_cols.values()) if r.gen_ids]
         store.artifacts.append(rel)
 

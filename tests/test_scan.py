@@ -1,7 +1,7 @@
 """The scan gives the same Store whether big-store parallelism is used or not."""
 
 from lineage.loaders import store as store_module
-from lineage.loaders import synthetic
+from lineage.loaders import csv_chunks, synthetic
 
 
 def _facts(store):
@@ -29,7 +29,8 @@ def test_parallel_scan_equals_serial_scan(tmp_path, monkeypatch):
 def test_csv_references_keep_their_lines_across_chunks_and_multiline_cells(tmp_path, monkeypatch):
     """Rows are numbered by their first line even when a quoted cell spans lines, whichever
     chunk that row falls in."""
-    monkeypatch.setattr(store_module, "CSV_CHUNK", 2)
+    monkeypatch.setattr(csv_chunks, "ROWS", 2)
+    monkeypatch.setattr(csv_chunks, "BLOCK", 8)  # a line or two per block
     for body, expected in [
         ('v_a,x\nv_b,"two\nlines"\nv_c,y\nv_d,z\n', [("v_a", 2), ("v_b", 3), ("v_c", 5), ("v_d", 6)]),
         ('v_a,x\nv_b,y\nv_c,"two\nlines"\nv_d,z\n', [("v_a", 2), ("v_b", 3), ("v_c", 4), ("v_d", 6)]),
