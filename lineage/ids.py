@@ -103,20 +103,26 @@ def positive_int(value: Any) -> int | None:
     return None
 
 
-def signature(stage: str, meta: Mapping[str, Any]) -> tuple[str, ...]:
-    """The normalised signature components of a generation, in hashing order."""
-    # The common case in one pass: every text field present under its current name and a
-    # whole-number replicate. Anything else takes the general path below, which has the
-    # alternatives and the errors.
+def common_signature(stage: str, meta: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The signature in the common case, else None: every text field present under its
+    current name and not blank, and a whole-number replicate. One pass, no alternatives."""
     rep = meta.get("replicate")
     if type(rep) is int:
         try:
             texts = [meta[f].strip().lower() for f in _TEXT_FIELDS[stage]]
         except (KeyError, AttributeError):
-            texts = None
-        if texts and all(texts):
+            return None
+        if all(texts):
             texts.append(str(rep))
             return tuple(texts)
+    return None
+
+
+def signature(stage: str, meta: Mapping[str, Any]) -> tuple[str, ...]:
+    """The normalised signature components of a generation, in hashing order."""
+    parts = common_signature(stage, meta) if stage in _TEXT_FIELDS else None
+    if parts is not None:
+        return parts
     try:
         fields = SIGNATURE_FIELDS[stage]
     except KeyError:

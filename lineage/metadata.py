@@ -21,6 +21,9 @@ KNOWN_FIELDS = {
 # A draft's parent_gen_id has a check of its own (chain.draft_has_parent).
 KNOWN_FIELDS["draft"].add("parent_gen_id")
 
+# The files the old check_gens_store.py required next to metadata.json.
+REQUIRED_FILES = ("parsed.txt", "parsed_metadata.json", "raw_metadata.json")
+
 REQUIRED_FIELDS = {
     "draft": ("combo_id", "template_id", "llm_model_id", "replicate"),
     "essay": ("parent_gen_id", "template_id", "replicate"),
@@ -86,10 +89,13 @@ def derive(gen: Generation) -> None:
     gen.meta_gen_id, gen.meta_stage, gen.parent_gen_id, gen.mode = [
         v.strip() if type(v) is str else _text(v) for v in map(meta.get, TEXT_FIELDS)]
 
-    missing = [f for f in REQUIRED_FIELDS[stage]
-               if (v := meta.get(f)) is None or type(v) is str and not v.strip()]  # absent or blank
-    if missing:
-        gen.required_missing = missing
+    # Complete metadata has every required field in its signature (asserted in the tests).
+    parts = ids.common_signature(stage, meta)
+    if parts is None:
+        missing = [f for f in REQUIRED_FIELDS[stage]
+                   if (v := meta.get(f)) is None or type(v) is str and not v.strip()]  # absent or blank
+        if missing:
+            gen.required_missing = missing
     known = KNOWN_FIELDS[stage]
     if not known.issuperset(meta):
         gen.extraneous = [extraneous_reason(stage, k) for k in meta if k not in known]
@@ -98,11 +104,12 @@ def derive(gen: Generation) -> None:
                                                                or mode == "copy" and stage == "essay")):
         gen.invalid_values = _invalid_values(stage, meta)
 
-    try:
-        parts = ids.signature(stage, meta)
-    except ids.SignatureError as exc:
-        gen.signature_error = str(exc)
-        return
+    if parts is None:
+        try:
+            parts = ids.signature(stage, meta)
+        except ids.SignatureError as exc:
+            gen.signature_error = str(exc)
+            return
     value = ids.hash_value(parts)
     if shape.kind == ids.DETERMINISTIC and shape.collision == 0 and \
             shape.prefix_stage == stage and int(gen.gen_id[2:], 36) == value:

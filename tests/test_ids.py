@@ -126,3 +126,12 @@ def test_largest_valid_hash_starts_with_1_to_5():
 
 def test_short_id_probability_matches_domain_figure():
     assert round(ids.short_id_probability() * 100, 2) == 18.29
+
+
+def test_a_common_signature_means_no_required_field_is_missing():
+    """metadata.derive skips the required-field scan when common_signature succeeds; that is
+    sound only while every required field is one the common signature insists on."""
+    from lineage.metadata import REQUIRED_FIELDS
+
+    for stage, required in REQUIRED_FIELDS.items():
+        assert set(required) <= {*ids._TEXT_FIELDS[stage], "replicate"}, stage
