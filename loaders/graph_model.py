@@ -15,6 +15,7 @@ from itertools import repeat
 from typing import Any
 
 from lineage.ids import DETERMINISTIC, PARENT_STAGE, STAGES
+from lineage.metadata import REQUIRED_FILES
 from lineage.model import Generation, Store
 
 GENERATION_LABELS = {"draft": ("Generation", "Draft"), "essay": ("Generation", "Essay"),
@@ -60,9 +61,18 @@ def generation_props(gen: Generation) -> dict[str, Any]:
     }
 
 
-def is_unusual(props: dict[str, Any]) -> bool:
-    """Unreadable, or an ID that is not a deterministic one its metadata implies."""
-    return props["meta_status"] != "ok" or props["id_kind"] != DETERMINISTIC or props["id_matches"] is not True
+def is_unusual(p: dict[str, Any]) -> bool:
+    """Whether a check of one generation on its own might report it: unreadable, an ID that
+    is not the deterministic one its metadata implies, metadata at odds with its folder,
+    a field missing, extra or invalid, a parent where none belongs or none where one does,
+    a required file missing. Those checks read these generations only (a partial index)."""
+    a, b, c = REQUIRED_FILES
+    files = p["files"]
+    return (p["meta_status"] != "ok" or p["id_kind"] != DETERMINISTIC or p["id_matches"] is not True
+            or p["meta_gen_id"] != p["gen_id"] or p["meta_stage"] != p["stage"] or p["prefix_stage"] != p["stage"]
+            or bool(p["required_missing"] or p["extraneous"] or p["invalid_values"])
+            or bool(p["parent_gen_id"] if p["stage"] == "draft" else not p["parent_gen_id"])
+            or not (a in files and b in files and c in files))
 
 
 @dataclass(slots=True)

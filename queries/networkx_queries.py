@@ -12,6 +12,7 @@ from typing import Any, Callable, Iterator
 import networkx as nx
 
 from lineage.ids import PARENT_STAGE, STAGES
+from lineage.metadata import REQUIRED_FILES
 
 from lineage.loaders.graph_model import Edges, gen_key, is_unusual
 
@@ -33,8 +34,8 @@ def generations(g: nx.DiGraph) -> list[dict]:
 
 
 def _unusual(g: nx.DiGraph) -> list[dict]:
-    """Generations that are unreadable or whose ID is not a matching deterministic one
-    (loaders.graph_model.is_unusual): what the store and ID checks look for."""
+    """The generations a check of one generation on its own might report
+    (loaders.graph_model.is_unusual); those checks read only these."""
     return _cached(g, "_unusual", lambda: [n for n in generations(g) if is_unusual(n)])
 
 
@@ -115,6 +116,17 @@ def _readable(g: nx.DiGraph) -> list[dict]:
     return _cached(g, "_readable", readable)
 
 
+def _readable_keys_by_stage(g: nx.DiGraph) -> dict[str, set[str]]:
+    """stage -> the keys of its readable generations."""
+    def index() -> dict[str, set[str]]:
+        keys: dict[str, set[str]] = {stage: set() for stage in STAGES}
+        for n in _readable(g):
+            keys[n["stage"]].add(n["key"])
+        return keys
+
+    return _cached(g, "_readable_keys", index)
+
+
 # --- store -----------------------------------------------------------------------------------
 
 def metadata_missing(g: nx.DiGraph) -> list[Row]:
@@ -125,14 +137,10 @@ def metadata_invalid(g: nx.DiGraph) -> list[Row]:
     return [_gen_row(n, error=n["meta_error"]) for n in _unusual(g) if n["meta_status"] == "invalid"]
 
 
-# What the old check_gens_store.py required next to metadata.json.
-REQUIRED_FILES = ("parsed.txt", "parsed_metadata.json", "raw_metadata.json")
-
-
 def files_missing(g: nx.DiGraph) -> list[Row]:
     a, b, c = REQUIRED_FILES
     rows = []
-    for n in generations(g):
+    for n in _unusual(g):
         files = n["files"]
         if not (a in files and b in files and c in files) and n["meta_status"] != "missing":
             missing = [f for f in REQUIRED_FILES if f not in n["files"]]
@@ -153,12 +161,13 @@ def problems(check: str):
 # --- IDs -------------------------------------------------------------------------------------
 
 def dir_mismatch(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(n, meta_gen_id=n["meta_gen_id"]) for n in _readable(g) if n["meta_gen_id"] != n["gen_id"]]
+    return [_gen_row(n, meta_gen_id=n["meta_gen_id"]) for n in _unusual(g)
+            if n["meta_status"] == "ok" and n["meta_gen_id"] != n["gen_id"]]
 
 
 def stage_mismatch(g: nx.DiGraph) -> list[Row]:
     rows = []
-    for n in generations(g):
+    for n in _unusual(g):
         if n["meta_status"] == "ok" and n["meta_stage"] and n["meta_stage"] != n["stage"]:
             rows.append(_gen_row(n, source="metadata", other_stage=n["meta_stage"]))
         if n["prefix_stage"] and n["prefix_stage"] != n["stage"]:
@@ -181,21 +190,21 @@ def signature_mismatch(g: nx.DiGraph) -> list[Row]:
 
 
 def signature_incomplete(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(n, error=n["signature_error"]) for n in _readable(g) if n["signature_error"]]
+    return [_gen_row(n, error=n["signature_error"]) for n in _unusual(g) if n["signature_error"]]
 
 
 # --- metadata --------------------------------------------------------------------------------
 
 def required_missing(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(n, field=f) for n in _readable(g) for f in n["required_missing"]]
+    return [_gen_row(n, field=f) for n in _unusual(g) for f in n["required_missing"]]
 
 
 def extraneous_field(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(n, field=f) for n in _readable(g) for f in n["extraneous"]]
+    return [_gen_row(n, field=f) for n in _unusual(g) for f in n["extraneous"]]
 
 
 def invalid_value(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(n, problem=p) for n in _readable(g) for p in n["invalid_values"]]
+    return [_gen_row(n, problem=p) for n in _unusual(g) for p in n["invalid_values"]]
 
 
 # --- parent chains ---------------------------------------------------------------------------
@@ -207,17 +216,21 @@ def _broken_links(g: nx.DiGraph) -> dict[str, tuple[str, dict | None]]:
     def judge() -> dict[str, tuple[str, dict | None]]:
         nodes = g._node
         broken: dict[str, tuple[str, dict | None]] = {}
-        for n in _readable(g):
-            if n["stage"] != "draft" and not n["parent_gen_id"]:
+        for n in _unusual(g):
+            if n["meta_status"] == "ok" and n["stage"] != "draft" and not n["parent_gen_id"]:
                 broken[n["key"]] = ("parent_id_missing", None)
-        for child, parent in _derived_from(g):
-            p = nodes[parent]
-            if "Missing" in p["labels"]:
-                broken[child] = ("parent_missing", p)
-            elif p["stage"] != PARENT_STAGE[nodes[child]["stage"]]:
-                broken[child] = ("parent_wrong_stage", p)
-            elif p["meta_status"] != "ok":
-                broken[child] = ("parent_unreadable", p)
+        fine = _readable_keys_by_stage(g)
+        for e in _columns(g, "DERIVED_FROM"):
+            if fine[e.props["expected_stage"]].issuperset(e.targets):
+                continue  # every parent readable and where it belongs: checked in C
+            for child, parent in zip(e.sources, e.targets):
+                p = nodes[parent]
+                if "Missing" in p["labels"]:
+                    broken[child] = ("parent_missing", p)
+                elif p["stage"] != PARENT_STAGE[nodes[child]["stage"]]:
+                    broken[child] = ("parent_wrong_stage", p)
+                elif p["meta_status"] != "ok":
+                    broken[child] = ("parent_unreadable", p)
         return broken
 
     return _cached(g, "_broken", judge)
@@ -273,8 +286,8 @@ def ancestor_broken(g: nx.DiGraph) -> list[Row]:
 
 
 def draft_has_parent(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(n, parent_gen_id=n["parent_gen_id"]) for n in _readable(g)
-            if n["stage"] == "draft" and n["parent_gen_id"]]
+    return [_gen_row(n, parent_gen_id=n["parent_gen_id"]) for n in _unusual(g)
+            if n["meta_status"] == "ok" and n["stage"] == "draft" and n["parent_gen_id"]]
 
 
 # --- cohorts and references ------------------------------------------------------------------

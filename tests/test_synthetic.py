@@ -67,6 +67,17 @@ def test_all_problems_at_once(tmp_path):
     check_against_plan(made, run_audit(made.root))
 
 
+def test_the_unusual_index_holds_every_generation_a_check_reports(tmp_path, monkeypatch):
+    """Checks of one generation read only the unusual ones; indexing every generation
+    instead must not find anything more."""
+    from lineage.loaders import graph_model
+
+    made = synthetic.generate(tmp_path / "data", SMALL, seed=5, problems="all", legacy_fraction=0.2)
+    indexed = run_audit(made.root)
+    monkeypatch.setattr(graph_model, "is_unusual", lambda props: True)
+    assert run_audit(made.root) == indexed
+
+
 def test_variants_are_planted(tmp_path):
     """The brief's variants: each metadata_invalid kind, both stage mismatches, every ref kind."""
     made = synthetic.generate(tmp_path / "data", SMALL, seed=2, problems="all")
