@@ -64,7 +64,10 @@ def _blocks(fh) -> Iterator[str]:
     offset = 0
     while raw := fh.read(BLOCK):
         if not raw.endswith(b"\n"):
-            raw += fh.readline()
+            rest = fh.readline(MAX_FIELD)
+            if len(rest) == MAX_FIELD and not rest.endswith(b"\n"):
+                raise CsvProblem(f"a line longer than {MAX_FIELD // (1024 * 1024)} MiB")
+            raw += rest
         if offset == 0 and raw.startswith(codecs.BOM_UTF8):
             raw, offset = raw[3:], 3
         try:

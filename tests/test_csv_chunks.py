@@ -110,3 +110,12 @@ def test_nul_and_an_unclosed_quote_read_as_the_csv_module_reads_them(tmp_path):
         want_header, want_rows = _expected(data)
         assert header == want_header and len(rows) == len(want_rows) == 1
         assert _same_row(rows[0][0], want_rows[0][0])
+
+
+def test_a_line_longer_than_the_field_limit_is_a_problem(tmp_path, monkeypatch):
+    monkeypatch.setattr(csv_chunks, "BLOCK", 8)
+    monkeypatch.setattr(csv_chunks, "MAX_FIELD", 64)
+    path = tmp_path / "f.csv"
+    path.write_bytes(b"gen_id\nd_1\n" + b"x" * 200)
+    with pytest.raises(csv_chunks.CsvProblem, match="a line longer than"):
+        list(csv_chunks.read(str(path)))
