@@ -117,5 +117,9 @@ def test_a_line_longer_than_the_field_limit_is_a_problem(tmp_path, monkeypatch):
     monkeypatch.setattr(csv_chunks, "MAX_FIELD", 64)
     path = tmp_path / "f.csv"
     path.write_bytes(b"gen_id\nd_1\n" + b"x" * 200)
-    with pytest.raises(csv_chunks.CsvProblem, match="a line longer than"):
-        list(csv_chunks.read(str(path)))
+    limit = csv.field_size_limit()  # read() sets the csv module's limit, which is global
+    try:
+        with pytest.raises(csv_chunks.CsvProblem, match="a line longer than"):
+            list(csv_chunks.read(str(path)))
+    finally:
+        csv.field_size_limit(limit)
