@@ -104,8 +104,17 @@ def command(fn: Callable) -> Callable:
     return wrapper
 
 
+def _say(message: str) -> None:
+    """A line for the person at the terminal: on stderr, never read as rich markup."""
+    err.print(f"lineage: {message}", markup=False)
+
+
+def _warn(message: str) -> None:
+    _say(f"warning: {message}")
+
+
 def _fail(message: str, status: ExitStatus):
-    err.print(f"lineage: error: {message}", markup=False)
+    _say(f"error: {message}")
     raise typer.Exit(int(status))
 
 
@@ -170,8 +179,8 @@ def _load_neo4j(store: Store, conn, progress: bool) -> None:
 
     with _progress(progress, "loading into Neo4j", "rows") as advance:
         stats = load(conn, store, progress=advance)
-    err.print(f"lineage: loaded {stats.nodes:,} nodes and {stats.relationships:,} relationships into "
-              f"{conn.uri} in {stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s)", markup=False)
+    _say(f"loaded {stats.nodes:,} nodes and {stats.relationships:,} relationships into "
+         f"{conn.uri} in {stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s)")
 
 
 def _backend(store: Store, name: BackendName, conn=None, progress: bool = True):
@@ -201,8 +210,8 @@ def _verdict(report: Report, fail_on: FailOn, seconds: float) -> int:
 
     code = exit_code_for(report, fail_on.value)
     word = "FAIL" if code else "OK"
-    err.print(f"lineage: {word}: {total:,} generations, {by_sev['error']:,} errors, {by_sev['warn']:,} warnings, "
-              f"{by_sev['info']:,} info ({seconds:.1f}s, fail-on {fail_on.value})", markup=False)
+    _say(f"{word}: {total:,} generations, {by_sev['error']:,} errors, {by_sev['warn']:,} warnings, "
+         f"{by_sev['info']:,} info ({seconds:.1f}s, fail-on {fail_on.value})")
     return code
 
 
@@ -346,10 +355,10 @@ def inventory(
         target = output_dir / default_filename()
         with destination(target) as out:
             out.write(to_json(inv))
-        err.print(f"lineage: wrote {target}", markup=False)
+        _say(f"wrote {target}")
     total = sum(inv["generations"].values())
     legacy = inv["length_heuristic"]["shape_legacy"]
-    err.print(f"lineage: OK: {total:,} generations, {legacy:,} legacy IDs by shape ({seconds:.1f}s)", markup=False)
+    _say(f"OK: {total:,} generations, {legacy:,} legacy IDs by shape ({seconds:.1f}s)")
 
 
 # --- orphans ---------------------------------------------------------------------------------
@@ -450,7 +459,7 @@ def load(
     if backend != BackendName.neo4j:
         raise UsageError("load writes to a database: use --backend neo4j (networkx graphs live in memory)")
     store, seconds = _load(data_root, no_progress)
-    err.print(f"lineage: scanned {len(store.generations):,} generations in {seconds:.1f}s", markup=False)
+    _say(f"scanned {len(store.generations):,} generations in {seconds:.1f}s")
     _load_neo4j(store, _connection(uri, user, database, password_prompt), not no_progress)
 
 
@@ -506,7 +515,7 @@ def query(
         rows = q.find(_backend(store, backend).graph, **params)
     columns = list(rows[0]) if rows else ["(no rows)"]
     emit_rows(rows, columns, format.value, output, title=name)
-    err.print(f"lineage: {name}: {len(rows):,} rows", markup=False)
+    _say(f"{name}: {len(rows):,} rows")
 
 
 # --- cohorts ---------------------------------------------------------------------------------
@@ -560,7 +569,7 @@ def cohorts_simulate(
                            evaluation_templates=evaluation_template, evaluation_models=evaluation_model,
                            replicates=overrides, force=force)
     for warning in sim.warnings:
-        err.print(f"lineage: warning: {warning}", markup=False)
+        _warn(warning)
     if not detail:
         sim.document.pop("detail", None)
     titles = ("Rebuild simulation: per mode and stage", "Legacy generations: reused or regenerated",
@@ -595,7 +604,7 @@ def cohorts_simulate(
         what.append(f"{len(sim.document['input']['essays']):,} selected essays")
     if sim.document["cartesian"]:
         what.append(f"cohort {sim.document['cartesian']['cohort_id']}")
-    err.print(f"lineage: simulated {' and '.join(what)}; LLM calls: {totals}", markup=False)
+    _say(f"simulated {' and '.join(what)}; LLM calls: {totals}")
 
 
 # --- ids and impact --------------------------------------------------------------------------
@@ -649,11 +658,11 @@ def ids_report(
     if mapping_csv:
         result = mapping(store, mapping_only.value)
         emit_rows(mapping_rows(result), ["stage", "old_id", "new_id"], "csv", str(mapping_csv))
-        err.print(f"lineage: wrote {len(result.renames):,} renames to {mapping_csv}", markup=False)
-    err.print(f"lineage: OK: {totals['generations']:,} generations: {totals['reuse']:,} reuse, "
-              f"{totals['regenerate']:,} regenerate ({totals['renamed']:,} new IDs, {totals['no_id']:,} without "
-              f"an ID), {totals['llm_calls']:,} LLM calls for a rebuild, {totals['conflicts']:,} conflicts "
-              f"({seconds:.1f}s)", markup=False)
+        _say(f"wrote {len(result.renames):,} renames to {mapping_csv}")
+    _say(f"OK: {totals['generations']:,} generations: {totals['reuse']:,} reuse, "
+         f"{totals['regenerate']:,} regenerate ({totals['renamed']:,} new IDs, {totals['no_id']:,} without "
+         f"an ID), {totals['llm_calls']:,} LLM calls for a rebuild, {totals['conflicts']:,} conflicts "
+         f"({seconds:.1f}s)")
 
 
 @app.command()
@@ -702,9 +711,9 @@ def impact(
                                             "Conflicts"))
             console.print(rows_to_table(rows, PLACE_COLUMNS, "Places to update"))
     for warning in result.warnings:
-        err.print(f"lineage: warning: {warning}", markup=False)
+        _warn(warning)
     word = "FAIL" if result.conflicts else "OK"
-    err.print(f"lineage: {word}: {result.summary()} ({seconds:.1f}s)", markup=False)
+    _say(f"{word}: {result.summary()} ({seconds:.1f}s)")
     raise typer.Exit(int(ExitStatus.FINDINGS if result.conflicts else ExitStatus.OK))
 
 
@@ -717,10 +726,6 @@ app.add_typer(migrate_app, name="migrate")
 
 PlanArg = Annotated[Path, typer.Argument(help="A plan written by `lineage migrate plan` (or an undo plan).",
                                          show_default=False)]
-
-
-def _say(message: str) -> None:
-    err.print(f"lineage: {message}", markup=False)
 
 
 @migrate_app.command("plan")
@@ -746,7 +751,7 @@ def migrate_plan(
     store, seconds = _load(data_root, no_progress)
     plan = build_plan(store, only.value, stage, progress=None if no_progress else _say)
     for warning in plan["warnings"]:
-        err.print(f"lineage: warning: {warning}", markup=False)
+        _warn(warning)
     with destination(output) as out:
         out.write(dumps_plan(plan).decode())
     _say(f"OK: plan: {plan_summary(plan)}; wrote {output} ({seconds:.1f}s scan; nothing under {data_root} written)")
@@ -807,14 +812,14 @@ def migrate_apply(
     if dagster_home is not None:
         runs, why = m.runs_in_progress(str(dagster_home))
         if runs is None:
-            err.print(f"lineage: warning: {why}", markup=False)
+            _warn(why)
         elif runs:
             shown = ", ".join(f"{r} ({s})" for r, s in runs[:3])
             raise UsageError(f"Dagster instance {dagster_home} has {len(runs)} runs in progress ({shown}); "
                              "wait for them to finish")
         if not m.dagster_available():
-            err.print(f"lineage: warning: dagster is not importable; partition key changes go to "
-                      f"{m.partitions_csv(str(plan_file))} for the operator", markup=False)
+            _warn(f"dagster is not importable; partition key changes go to "
+                  f"{m.partitions_csv(str(plan_file))} for the operator")
     executor = m.executor_for(str(plan_file), plan, sha, str(dagster_home) if dagster_home else None,
                               progress=_say)
     if not yes and not resume:
@@ -872,7 +877,7 @@ def report(
     with destination(target) as out:
         out.write(text)
     where = f" to {target}" if target else ""
-    err.print(f"lineage: wrote the findings report{where} ({time.perf_counter() - start:.1f}s)", markup=False)
+    _say(f"wrote the findings report{where} ({time.perf_counter() - start:.1f}s)")
 
 
 # --- duplicates ------------------------------------------------------------------------------
@@ -899,11 +904,11 @@ def duplicates(
     store, _ = _load(data_root, no_progress)
     rows, unreadable = duplicate_raw(store, set(stage or ()))
     for line in unreadable:
-        err.print(f"lineage: warning: cannot read {line}", markup=False)
+        _warn(f"cannot read {line}")
     emit_rows(rows, ["sha256", "copies", "stage", "gen_id", "path", "mode"], format.value, output,
               title="Generations with identical raw.txt")
     groups = len({r["sha256"] for r in rows})
-    err.print(f"lineage: {groups:,} groups of identical raw.txt covering {len(rows):,} generations", markup=False)
+    _say(f"{groups:,} groups of identical raw.txt covering {len(rows):,} generations")
 
 
 # --- neo4j: a local server and Neo4j Browser ------------------------------------------------
@@ -1002,16 +1007,16 @@ def neo4j_browse(
     bolt, http = instance.ports()
     no_auth = neo4j_server.auth_disabled(http)
     if no_auth is None:
-        err.print(f"lineage: warning: no Neo4j answers on http://127.0.0.1:{http}/ "
-                  f"(start one with `lineage neo4j start`)", markup=False)
+        _warn(f"no Neo4j answers on http://127.0.0.1:{http}/ "
+              f"(start one with `lineage neo4j start`)")
     if not ex.found:
-        err.print("lineage: the guide has placeholder parameters; pass --data-root DIR to fill them in", markup=False)
+        _say("the guide has placeholder parameters; pass --data-root DIR to fill them in")
     typer.echo(f"Open Neo4j Browser: {browser.browser_url(http, bolt, no_auth if no_auth is not None else instance.is_ephemeral)}")
     typer.echo("Then paste into its editor:")
     for line in browser.browser_commands(server.port):
         typer.echo(f"  {line}")
-    err.print(f"lineage: serving {server.url(browser.GUIDE_FILE)} and {server.url(browser.STYLE_FILE)}; "
-              f"Ctrl-C stops", markup=False)
+    _say(f"serving {server.url(browser.GUIDE_FILE)} and {server.url(browser.STYLE_FILE)}; "
+         f"Ctrl-C stops")
     server.serve_until_interrupted()
 
 
@@ -1034,7 +1039,7 @@ def demo(
     root = data_root or EXAMPLES
     if not (root / "gens").is_dir():
         raise UsageError(f"no example store at {root}; run from a checkout or pass --data-root")
-    err.print(f"lineage: auditing the example store at {root}", markup=False)
+    _say(f"auditing the example store at {root}")
     # Annotated options keep plain defaults, so the command can be called like a function.
     audit(root, format=format, output=output, fail_on=FailOn.never, no_progress=True)
 
@@ -1066,9 +1071,8 @@ def generate(
     made = synthetic.generate(str(target), generations, seed=seed, problems=chosen,
                               legacy_fraction=legacy_fraction, mismatch_fraction=mismatch_fraction,
                               text_files=text_files)
-    err.print(f"lineage: wrote {sum(made.counts.values()):,} generations ({made.counts}) and "
-              f"{len(made.expected)} planted problems to {target} in {time.perf_counter() - start:.1f}s",
-              markup=False)
+    _say(f"wrote {sum(made.counts.values()):,} generations ({made.counts}) and "
+         f"{len(made.expected)} planted problems to {target} in {time.perf_counter() - start:.1f}s")
 
 
 def version_callback(value: bool):
