@@ -953,7 +953,7 @@ def neo4j_start(
 
     instance = _instance(ephemeral, bolt_port, http_port, timeout)
     password = None
-    if neo4j_server.needs_password(instance):
+    if not instance.is_ephemeral:
         password = os.environ.get("NEO4J_PASSWORD")
         if not password and sys.stdin.isatty():
             password = typer.prompt("Password for Neo4j user neo4j (at least 8 characters)", hide_input=True)

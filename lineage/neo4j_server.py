@@ -159,13 +159,11 @@ def start(instance: Instance, password: Optional[str] = None, wait: bool = True,
           out: Optional[Echo] = None, err: Optional[Echo] = None) -> None:
     """Start the instance (download the jars the first time); with `wait`, until Bolt answers.
 
-    The persistent server needs `password` (NEO4J_PASSWORD); it is set as the password of user
-    neo4j when the data folder is created, and checked against a running server otherwise.
+    The persistent server needs `password`: it becomes the password of user neo4j when the
+    data folder is created, and is checked against a running server otherwise. An ephemeral
+    server runs without authentication and ignores it.
     """
-    if instance.is_ephemeral:
-        password = None
-    else:
-        password = check_password(password if password is not None else os.environ.get("NEO4J_PASSWORD"))
+    password = None if instance.is_ephemeral else check_password(password)
     _run("start", instance, ["--wait"] if wait else [], password, out, err)
 
 
@@ -177,10 +175,6 @@ def stop(instance: Instance, out: Optional[Echo] = None, err: Optional[Echo] = N
 def status(instance: Instance, out: Optional[Echo] = None, err: Optional[Echo] = None) -> int:
     """0 when the instance is running, NOT_RUNNING (3) when it is not."""
     return _run("status", instance, [], None, out, err)
-
-
-def needs_password(instance: Instance) -> bool:
-    return not instance.is_ephemeral
 
 
 def auth_disabled(http_port: int, host: str = "127.0.0.1", timeout: float = 3.0) -> Optional[bool]:
