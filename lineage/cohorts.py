@@ -659,8 +659,9 @@ def simulate(store: Store, *, selection: SelectionInput | None = None, sample: t
                             "nothing scheduled")
 
     summary_rows, modes_doc = [], []
+    counts_of = {mode: build.counts() for mode, build in builds}
     for mode, build in builds:
-        counts = build.counts()
+        counts = counts_of[mode]
         total = {k: sum(c[k] for c in counts.values()) for k in counts["draft"]}
         directive = "*" if mode == chosen_mode else ""
         for stage in STAGES:
@@ -672,7 +673,7 @@ def simulate(store: Store, *, selection: SelectionInput | None = None, sample: t
                           "stages": counts, "llm_calls": total["llm_calls"],
                           "duplicates": [{"stage": i.stage, "new_id": i.gen_id, "duplicates": i.duplicates}
                                          for i in build.items.values() if i.duplicates]})
-    legacy_doc, legacy_rows, answer = _legacy_reuse(builds, reach, index)
+    legacy_doc, legacy_rows, answer = _legacy_reuse(builds, counts_of, reach, index)
     doc["modes"] = modes_doc
     doc["legacy_reuse"] = legacy_doc
     doc["legacy_answer"] = answer
@@ -708,33 +709,32 @@ def _detail(case: EssayCase, mode: str, mine: list[Item]) -> tuple[dict, dict]:
     return row, entry
 
 
-def _legacy_reuse(builds: list[tuple[str, Build]], reach: dict[str, set[str]],
-                  index: StoreIndex) -> tuple[list[dict], list[dict], list[str]]:
+def _legacy_reuse(builds: list[tuple[str, Build]], counts_of: dict[str, dict[str, dict[str, int]]],
+                  reach: dict[str, set[str]], index: StoreIndex) -> tuple[list[dict], list[dict], list[str]]:
     """Per mode and stage: legacy generations in reach, how many the build reuses, how many new
     IDs it mints instead (and how many of those duplicate a legacy generation). All numbers come
-    from the builds; the words only name them."""
+    from the builds and their counts; the words only name them."""
     doc, rows = [], []
     reused_by: dict[str, list[str]] = {s: [] for s in STAGES}
     not_reused_by: dict[str, list[str]] = {s: [] for s in STAGES}
     for mode, build in builds:
         row = {"mode": mode}
         for stage in STAGES:
-            items = [i for i in build.items.values() if i.stage == stage]
+            c = counts_of[mode][stage]
             legacy_of = index.by_stage[stage]
-            shadowing = [i for i in items if i.new and any(legacy_of[d].id_kind == ids.LEGACY for d in i.duplicates)]
+            shadowing = [i for i in build.items.values() if i.stage == stage and i.new
+                         and any(legacy_of[d].id_kind == ids.LEGACY for d in i.duplicates)]
             in_reach = set(reach[stage]) | {d for i in shadowing for d in i.duplicates
                                              if legacy_of[d].id_kind == ids.LEGACY}
-            reused_legacy = sum(1 for i in items if i.legacy and not i.new)
-            reused_other = sum(1 for i in items if not i.new and not i.legacy)
-            new = sum(1 for i in items if i.new)
-            entry = {"mode": mode, "stage": stage, "legacy_in_reach": len(in_reach), "legacy_reused": reused_legacy,
-                     "new": new, "new_duplicating_legacy": len(shadowing), "reused_other": reused_other}
+            entry = {"mode": mode, "stage": stage, "legacy_in_reach": len(in_reach),
+                     "legacy_reused": c["legacy_reused"], "new": c["new"], "new_duplicating_legacy": len(shadowing),
+                     "reused_other": c["reused"] - c["legacy_reused"]}
             entry["summary"] = _cell(entry)
             doc.append(entry)
             row[stage] = entry["summary"]
             if in_reach:
-                (reused_by if reused_legacy else not_reused_by)[stage].append(mode)
-        row["llm_calls"] = sum(i.llm for i in build.items.values())
+                (reused_by if c["legacy_reused"] else not_reused_by)[stage].append(mode)
+        row["llm_calls"] = sum(c["llm_calls"] for c in counts_of[mode].values())
         rows.append(row)
     answer = []
     for stage in STAGES:
