@@ -312,14 +312,15 @@ def _reference_place(ref, r: Rename) -> Place:
     return Place(kind=kind, old_value=ref.gen_id, new_value=r.new_id, action="replace cell", **base)
 
 
-def _escape_pointer(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
+def pointer_token(key: str) -> str:
+    """A key as one JSON Pointer token (RFC 6901: ~ -> ~0, / -> ~1)."""
+    return key.replace("~", "~0").replace("/", "~1")
 
 
 def _strings(value, pointer: str = "") -> Iterator[tuple[str, str]]:
     if isinstance(value, dict):
         for k, v in value.items():
-            yield from _strings(v, f"{pointer}/{_escape_pointer(str(k))}")
+            yield from _strings(v, f"{pointer}/{pointer_token(str(k))}")
     elif isinstance(value, list):
         for i, v in enumerate(value):
             yield from _strings(v, f"{pointer}/{i}")

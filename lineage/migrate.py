@@ -36,6 +36,7 @@ from typing import Callable, Iterable
 import orjson
 
 from lineage import __version__, ids
+from lineage.impact import pointer_token
 from lineage.journal import (Checkpoints, Journal, Lock, atomic_write, fsync_dir, remove_leftover,
                              require_inside, sha256_bytes, sha256_file)
 from lineage.loaders.store import is_inside
@@ -85,10 +86,6 @@ _WS = re.compile(r"[ \t\n\r]*")
 _SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|null")
 
 
-def _pointer_token(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
-
-
 def json_string_spans(text: str) -> dict[str, tuple[int, int]]:
     """JSON pointer -> (start, end) of every string value's token (quotes included)."""
     from json.decoder import scanstring
@@ -120,7 +117,7 @@ def json_string_spans(text: str) -> dict[str, tuple[int, int]]:
                     i = ws(i)
                     if text[i] != ":":
                         raise ValueError(f"expected ':' at {i}")
-                    i = value(i + 1, f"{ptr}/{_pointer_token(key)}")
+                    i = value(i + 1, f"{ptr}/{pointer_token(key)}")
                 else:
                     i = value(i, f"{ptr}/{index}")
                     index += 1
@@ -199,7 +196,7 @@ def _apply_json_reserialized(text: str, by_ptr: dict[str, list[dict]], where: st
         parts = ptr.split("/")[1:]
         if len(parts) != 1 or not isinstance(doc, dict):
             raise EditError(f"{where}: {ptr} is not a string field")
-        key = parts[0].replace("~1", "/").replace("~0", "~")
+        key = parts[0].replace("~1", "/").replace("~0", "~")  # the inverse of pointer_token
         before = doc.get(key)
         value = before
         for ed in eds:
