@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from lineage import ids
-from lineage.loaders.store import parse_selection as store_parse_selection, read_csv_file
+from lineage.loaders.csv_chunks import read_small
+from lineage.loaders.store import parse_selection as store_parse_selection
 from lineage.model import Generation, Selection, Store
 from lineage.status import UsageError
 
@@ -148,7 +149,7 @@ def read_csv(root: str, rel: str, required: Iterable[str]) -> list[dict[str, str
     path = os.path.join(root, rel)
     if not os.path.isfile(path):
         raise ConfigError(f"{rel} is missing")
-    rows = read_csv_file(path, rel, ConfigError)
+    rows = read_small(path, rel, ConfigError)
     header = [h.strip().lower() for h in rows[0]] if rows else []
     missing = [c for c in required if c not in header]
     if missing:

@@ -15,7 +15,8 @@ from typing import Iterable, Iterator
 import orjson
 
 from lineage import ids
-from lineage.loaders.store import MAX_METADATA_BYTES, is_inside, read_capped, read_csv_file
+from lineage.loaders.csv_chunks import read_small
+from lineage.loaders.store import MAX_METADATA_BYTES, is_inside, read_capped
 from lineage.model import Generation, Store
 from lineage.rename import Index, MappingResult, Rename, cascade, result_of
 from lineage.status import UsageError
@@ -70,7 +71,7 @@ def read_mapping(path: str) -> list[Entry]:
 
     Every ID is checked for path tricks before anything else uses it.
     """
-    rows = read_csv_file(path, f"mapping {path}", UsageError)
+    rows = read_small(path, f"mapping {path}", UsageError)
     if not rows:
         raise UsageError(f"mapping {path} is empty; expected a header old_id,new_id[,stage]")
     header = [c.strip().lower() for c in rows[0]]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, islice, repeat
 from typing import Iterable, Iterator, Sequence
@@ -47,9 +48,26 @@ def read(path: str) -> Iterator[list[str] | Chunk]:
     Raises CsvProblem, possibly after some chunks: what was read until then stands.
     """
     csv.field_size_limit(MAX_FIELD)
+    with _as_problem(), open(path, "rb") as fh:
+        yield from _chunks(_blocks(fh))
+
+
+def read_small(path: str, name: str, error: type[Exception]) -> list[list[str]]:
+    """All rows of a small CSV the user hands us (a mapping, a config file), header included;
+    one that cannot be read raises `error` with one line that starts with `name`."""
     try:
-        with open(path, "rb") as fh:
-            yield from _chunks(_blocks(fh))
+        with _as_problem(), open(path, "rb") as fh:
+            text = fh.read().decode("utf-8-sig")  # whole: so the byte offset in errors is the file's
+            return list(csv.reader(io.StringIO(text, newline="")))
+    except CsvProblem as exc:
+        raise error(f"{name}: {exc}") from None
+
+
+@contextmanager
+def _as_problem() -> Iterator[None]:
+    """What goes wrong reading a CSV, as a CsvProblem of a few words."""
+    try:
+        yield
     except UnicodeDecodeError as exc:
         raise CsvProblem(f"not UTF-8 (byte {exc.start})") from None
     except csv.Error as exc:

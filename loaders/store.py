@@ -6,8 +6,6 @@ data root: a symlink whose target lies outside it is reported and skipped.
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import re
 from itertools import compress, repeat
@@ -435,21 +433,6 @@ def _add_paths(refs: References, cells: Sequence[str], lines: Sequence[int], tex
             refs.gen_ids.append(gen_id)
             refs.lines.append(line)
             refs.stages.append(stage)
-
-
-def read_csv_file(path: str, name: str, error: type[Exception]) -> list[list[str]]:
-    """All rows of a small CSV the user hands us (a mapping, a config file); a file that cannot
-    be read raises `error` with one line naming it."""
-    try:
-        with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8-sig")  # whole: so the byte offset in errors is the file's
-        return list(csv.reader(io.StringIO(text, newline="")))
-    except UnicodeDecodeError as exc:
-        raise error(f"{name} is not UTF-8 (byte {exc.start})") from None
-    except csv.Error as exc:
-        raise error(f"{name} is not a readable CSV: {exc}") from None
-    except OSError as exc:
-        raise error(f"{name}: cannot read: {exc.strerror or exc}") from None
 
 
 def _walk_csvs(store: Store) -> Iterator[str]:

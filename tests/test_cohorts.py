@@ -440,7 +440,7 @@ def test_cli_json_csv_md_table(make_store, tmp_path):
     (None, ("1_raw/replication_config.csv", "stage,replicates\nessay,two\n"),
      "1_raw/replication_config.csv line 2: replicates 'two' is not a positive integer"),
     (None, ("1_raw/evaluation_templates.csv", b"template_id,active\n\xff,True\n"),
-     "1_raw/evaluation_templates.csv is not UTF-8 (byte 19)"),
+     "1_raw/evaluation_templates.csv: not UTF-8 (byte 19)"),
 ])
 def test_missing_or_broken_csvs_exit_2_with_one_line(make_store, drop, edit, message):
     spec = store_spec(draft(), essay())
