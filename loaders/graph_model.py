@@ -104,8 +104,8 @@ class GraphData:
     there; Neo4j makes the labels labels); relationships in typed columns.
 
     `generations` are the generation nodes' props in store order, and `unusual` those of them
-    that are unreadable or whose ID is not a matching deterministic one: a partial index, as a
-    database keeps, so the checks that look for exactly those need not visit every node.
+    a check of one generation might report (is_unusual): a partial index, as a database keeps,
+    so those checks need not visit every node.
     """
 
     nodes: list[dict[str, Any]] = field(default_factory=list)
