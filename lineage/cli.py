@@ -445,7 +445,6 @@ def show(
 @command
 def load(
     data_root: DataRoot,
-    backend: BackendOpt = BackendName.neo4j,
     uri: UriOpt = None,
     user: UserOpt = None,
     database: DatabaseOpt = None,
@@ -456,8 +455,6 @@ def load(
 
     Example: NEO4J_PASSWORD=... lineage load data/ --uri bolt://localhost:7687
     """
-    if backend != BackendName.neo4j:
-        raise UsageError("load writes to a database: use --backend neo4j (networkx graphs live in memory)")
     store, seconds = _load(data_root, no_progress)
     _say(f"scanned {len(store.generations):,} generations in {seconds:.1f}s")
     _load_neo4j(store, _connection(uri, user, database, password_prompt), not no_progress)
@@ -489,8 +486,10 @@ def query(
         rows = [{"name": q.name, "parameters": ", ".join(q.params), "finds": q.summary} for q in QUERIES.values()]
         emit_rows(rows, ["name", "parameters", "finds"], format.value, output, title="Canned queries")
         return
-    if not name or name not in QUERIES:
-        raise UsageError(f"unknown query {name!r}; see lineage query --list")
+    if not name:
+        raise UsageError("name a query; lineage query --list shows them")
+    if name not in QUERIES:
+        raise UsageError(f"unknown query {name!r}; lineage query --list shows them")
     q = QUERIES[name]
     params = {}
     for pair in param or []:
@@ -513,8 +512,7 @@ def query(
     else:
         store, _ = _load(data_root, no_progress)
         rows = q.find(_backend(store, backend).graph, **params)
-    columns = list(rows[0]) if rows else ["(no rows)"]
-    emit_rows(rows, columns, format.value, output, title=name)
+    emit_rows(rows, list(rows[0]) if rows else q.columns, format.value, output, title=name)
     _say(f"{name}: {len(rows):,} rows")
 
 

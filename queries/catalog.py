@@ -196,6 +196,26 @@ class Query:
     def cypher(self) -> str:
         return (QUERY_DIR / f"{self.file or self.name}.cypher").read_text(encoding="utf-8")
 
+    @property
+    def columns(self) -> list[str]:
+        """The names the Cypher text's last RETURN gives its columns: the header of an empty
+        result, which has no row to take them from."""
+        return return_columns(self.cypher)
+
+
+def return_columns(cypher: str) -> list[str]:
+    """`RETURN a.x AS x, y` -> ["x", "y"], for the text's last RETURN."""
+    items, depth, current = [], 0, ""
+    for ch in cypher[cypher.rindex("RETURN") + len("RETURN"):]:
+        depth += (ch in "([{") - (ch in ")]}")
+        if ch == "," and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += ch
+    items.append(current)
+    return [item.split()[-1] for item in items]
+
 
 LINEAGE_QUERIES = [
     Query("ancestry", "the parents of a generation up to its draft", nxq.ancestry, ("gen_id",)),

@@ -126,6 +126,8 @@ def test_csv_not_utf8_and_broken_quotes(make_store):
     (["duplicates", "{root}", "--stage", "drafts"], "unknown stage"),
     (["audit", "{root}", "--output", "{root}/report.json"], "inside the data root"),
     (["inventory", "{root}", "--output-dir", "{root}/reports"], "inside the data root"),
+    (["query", "--data-root", "{root}"], "name a query"),
+    (["query", "nope", "--data-root", "{root}"], "unknown query 'nope'"),
 ])
 def test_usage_errors_exit_2_with_one_line(make_store, args, message):
     root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT})
@@ -160,3 +162,13 @@ def test_table_shows_data_as_text_not_markup(make_store):
                                  "--fail-on", "never"])
     assert result.exit_code == 0, result.output
     assert "[/b]" in result.stdout
+
+
+@pytest.mark.parametrize("fmt,expected", [("csv", "stage,gen_id,depth,descendant_stage,descendant_id\n"),
+                                          ("json", "[]\n")])
+def test_a_query_without_rows_still_names_its_columns(make_store, fmt, expected):
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT})
+    result = runner.invoke(app, ["query", "descendants", "-p", "gen_id=d_nope", "--data-root", str(root),
+                                 "-f", fmt, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.replace("\r\n", "\n") == expected

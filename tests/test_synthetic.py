@@ -78,6 +78,25 @@ def test_the_unusual_index_holds_every_generation_a_check_reports(tmp_path, monk
     assert run_audit(made.root) == indexed
 
 
+def test_every_query_returns_the_columns_its_cypher_names(tmp_path):
+    """`lineage query` takes an empty result's header from the Cypher text, so the networkx
+    rows must carry exactly those columns, in that order."""
+    from lineage.loaders.networkx_graph import NetworkxBackend
+    from lineage.loaders.store import scan
+    from lineage.queries.catalog import QUERIES
+    from lineage.queries.networkx_queries import children_index
+
+    made = synthetic.generate(tmp_path / "data", SMALL, seed=5, problems="all", legacy_fraction=0.2)
+    g = NetworkxBackend.from_store(scan(str(made.root))).graph
+    children = children_index(g)
+    draft = max((k for k in children if k.startswith("gen:draft/")), key=lambda k: len(children[k]))
+    leaf = children[children[draft][0]][0]
+    for q in QUERIES.values():
+        rows = q.find(g, gen_id=g.nodes[leaf if q.name == "ancestry" else draft]["gen_id"]) if q.params else q.find(g)
+        assert rows, f"{q.name} returned no rows: a vacuous comparison"
+        assert {tuple(r) for r in rows} == {tuple(q.columns)}, q.name
+
+
 def test_variants_are_planted(tmp_path):
     """The brief's variants: each metadata_invalid kind, both stage mismatches, every ref kind."""
     made = synthetic.generate(tmp_path / "data", SMALL, seed=2, problems="all")
