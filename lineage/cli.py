@@ -419,9 +419,9 @@ def show(
 ):
     """Show the ancestry and descendants of one generation as a tree, with each node's problems.
 
-    Example: lineage show data/ e_sq5klak2lljyyom
+    Example: lineage show data/ e_5b2bvhgzw1y5lp14
     """
-    from lineage.lineage_tree import lineage_of, render_tree, tree_rows
+    from lineage.lineage_tree import TREE_COLUMNS, lineage_of, render_tree, tree_rows
 
     _check_output_place(data_root, output)
     store, _ = _load(data_root, no_progress)
@@ -435,8 +435,7 @@ def show(
             for view in views:
                 console_for(out).print(render_tree(view))
     else:
-        emit_rows(tree_rows(views), ["depth", "relation", "stage", "gen_id", "problems"], format.value, output,
-                  document=views)
+        emit_rows(tree_rows(views), TREE_COLUMNS, format.value, output, document=views)
 
 
 # --- load and query --------------------------------------------------------------------------
@@ -478,7 +477,7 @@ def query(
 ):
     """Run a canned query (lineage or check) on networkx, or on a graph loaded into Neo4j.
 
-    Example: lineage query descendants --param gen_id=d_5ezrffv9uf3lr37d --data-root data/
+    Example: lineage query descendants --param gen_id=wzgl1y0w15i2g77h --data-root data/
     """
     from lineage.queries.catalog import QUERIES
 
@@ -678,7 +677,7 @@ def impact(
 
     Exit 1 when two renames collide or a new ID already exists.
 
-    Example: lineage impact data/ 43ftibqi56628az1 --format md
+    Example: lineage impact data/ wzgl1y0w15i2g77h --format md
     """
     from lineage.impact import PLACE_COLUMNS, RENAME_COLUMNS, check_ids, impact as find_impact, read_mapping
     from lineage.impact import to_dot, to_markdown, to_mermaid

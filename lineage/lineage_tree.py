@@ -81,12 +81,20 @@ def render_tree(view: dict[str, Any]) -> Tree:
         for c in view["cohorts"]:
             refs.add(Text(f"cohort {c}"))
         for r in view["referenced_by"]:
-            refs.add(Text(r["path"] + (f":{r['line']}" if r["line"] else "") + (f" ({r['column']})" if r["column"] else "")))
+            refs.add(Text(_place(r)))
     return root
 
 
+def _place(ref: dict[str, Any]) -> str:
+    return ref["path"] + (f":{ref['line']}" if ref["line"] else "") + (f" ({ref['column']})" if ref["column"] else "")
+
+
+TREE_COLUMNS = ["depth", "relation", "stage", "gen_id", "place", "problems"]
+
+
 def tree_rows(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The tree flattened for CSV and Markdown: depth < 0 are ancestors, 0 the node itself."""
+    """The tree flattened for CSV and Markdown: depth < 0 are ancestors, 0 the node itself;
+    then the cohorts that list the node and the places that mention it, without a depth."""
     rows = []
     for view in views:
         for depth, a in zip(range(-len(view["ancestors"]), 0), reversed(view["ancestors"])):
@@ -99,8 +107,11 @@ def tree_rows(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 walk(n["children"], depth + 1)
 
         walk(view["descendants"], 1)
+        this = {"depth": None, "stage": view["stage"], "gen_id": view["gen_id"], "problems": ""}
+        rows += [{**this, "relation": "cohort_member", "place": f"cohort {c}"} for c in view["cohorts"]]
+        rows += [{**this, "relation": "referenced_by", "place": _place(r)} for r in view["referenced_by"]]
     return rows
 
 
 def _flat(node: dict[str, Any]) -> dict[str, Any]:
-    return {"stage": node["stage"], "gen_id": node["gen_id"], "problems": "; ".join(node["problems"])}
+    return {"stage": node["stage"], "gen_id": node["gen_id"], "place": "", "problems": "; ".join(node["problems"])}

@@ -172,3 +172,17 @@ def test_a_query_without_rows_still_names_its_columns(make_store, fmt, expected)
                                  "-f", fmt, "--no-progress"])
     assert result.exit_code == 0, result.output
     assert result.stdout.replace("\r\n", "\n") == expected
+
+
+def test_show_as_csv_keeps_cohorts_and_the_places_that_mention_it(make_store):
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT,
+                       "gens/essay/e_sq5klak2lljyyom/metadata.json": ESSAY,
+                       "cohorts/c1/membership.csv": MEMBERSHIP,
+                       "6_summary/scores.csv": "essay_gen_id,score\ne_sq5klak2lljyyom,7\n"})
+    result = runner.invoke(app, ["show", str(root), "e_sq5klak2lljyyom", "-f", "csv", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.replace("\r\n", "\n").splitlines()
+    assert lines[0] == "depth,relation,stage,gen_id,place,problems"
+    assert lines[1].startswith("-1,ancestor,draft,d_5ezrffv9uf3lr37d,,")
+    assert ",cohort_member,essay,e_sq5klak2lljyyom,cohort c1," in lines
+    assert ",referenced_by,essay,e_sq5klak2lljyyom,6_summary/scores.csv:2 (essay_gen_id)," in lines
