@@ -90,9 +90,16 @@ def destination(output: str | os.PathLike | None) -> Iterator[TextIO]:
             os.unlink(tmp)
 
 
+class _TableConsole(Console):
+    def on_broken_pipe(self) -> None:
+        # rich would exit 1 here; the CLI answers a reader that left with a quiet 141.
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def console_for(out: TextIO) -> Console:
     """A rich console that writes the table to `out` (no colour codes when it is a file)."""
-    return Console(file=out, width=None if out.isatty() else 160, soft_wrap=False)
+    return _TableConsole(file=out, width=None if out.isatty() else 160, soft_wrap=False)
 
 
 def emit_rows(rows: list[dict], columns: list[str], fmt: str, output: str | None,

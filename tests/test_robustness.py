@@ -186,3 +186,18 @@ def test_show_as_csv_keeps_cohorts_and_the_places_that_mention_it(make_store):
     assert lines[1].startswith("-1,ancestor,draft,d_5ezrffv9uf3lr37d,,")
     assert ",cohort_member,essay,e_sq5klak2lljyyom,cohort c1," in lines
     assert ",referenced_by,essay,e_sq5klak2lljyyom,6_summary/scores.csv:2 (essay_gen_id)," in lines
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
+def test_a_reader_that_leaves_gets_a_quiet_141(fmt):
+    """`lineage … | head`: no message, exit 141, whatever the format (rich alone would exit 1)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parent.parent / "examples" / "data"
+    proc = subprocess.Popen([sys.executable, "-m", "lineage", "audit", str(examples), "-f", fmt, "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # gone before the first row is written
+    assert proc.wait(timeout=120) == 141
+    assert proc.stderr.read() == b""
