@@ -795,7 +795,8 @@ def migrate_apply(
     output: OutputOpt = None,
 ):
     """Apply a plan in place, journaled next to the plan (PLAN.json.journal/), and write the undo
-    plan PLAN.undo.json. Without --yes: a dry run that lists the steps and writes nothing.
+    plan PLAN.undo.json; the steps it ran are the rows. Without --yes: a dry run that lists the
+    steps and writes nothing.
 
     Example: lineage migrate apply plan.json --yes --dagster-home ~/.dagster
     """
@@ -806,6 +807,7 @@ def migrate_apply(
     m.validate_plan(plan, root)  # every path and ID, before anything is written
     if not os.path.isdir(root):
         raise UsageError(f"data root {root} of the plan is not a folder")
+    _check_output_place(Path(root), output)  # only the plan's edits go into the data root
     if dagster_home is not None:
         runs, why = m.runs_in_progress(str(dagster_home))
         if runs is None:
@@ -837,6 +839,7 @@ def migrate_apply(
     if result.note:
         _say(f"OK: {result.note}")
         return
+    emit_rows(m.step_rows(plan), m.STEP_COLUMNS, format.value, output, title="Steps applied")
     _say(f"OK: applied {plan_file}: {result.applied:,} steps done, {result.already:,} already done"
          + (" (resumed)" if result.resumed else "") + f"; partition keys: {result.partitions}; "
          f"undo with: lineage migrate apply {result.undo} --yes")

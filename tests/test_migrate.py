@@ -201,9 +201,11 @@ def test_apply_then_undo_restores_the_tree_exactly(make_store, tmp_path):
     before = tree_digest(root)
     sim = tmp_path / "sim"
     assert invoke("migrate", "simulate", plan_path, "--into", sim).exit_code == 0
-    result = invoke("migrate", "apply", plan_path, "--yes")
+    result = invoke("migrate", "apply", plan_path, "--yes", "-f", "csv", "-o", tmp_path / "applied.csv")
     assert result.exit_code == 0, result.output
     assert files_and_hashes(root) == files_and_hashes(sim)
+    applied = (tmp_path / "applied.csv").read_text().splitlines()
+    assert applied[0] == ",".join(migrate.STEP_COLUMNS) and len(applied) == 1 + len(migrate.load_plan(str(plan_path))[0]["steps"])
     assert (tmp_path / "plan.json.partitions.csv").read_text().splitlines() == [
         "step,partition_set,action,partition_key", f"5,draft_gens,delete,{D}", f"5,draft_gens,add,{ND}",
         f"11,essay_gens,delete,{E}", f"11,essay_gens,add,{NE}",
