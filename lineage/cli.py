@@ -315,6 +315,9 @@ def report_markdown(report: Report) -> str:
 
 # --- inventory -------------------------------------------------------------------------------
 
+LEGACY_SHOWN = 50
+
+
 @app.command()
 @command
 def inventory(
@@ -331,25 +334,32 @@ def inventory(
 
     Example: lineage inventory data/ --output-dir reports/
     """
-    from lineage.inventory import LENGTH_COLUMNS, STAGE_COLUMNS, default_filename, inventory as build, length_rows
-    from lineage.inventory import stage_rows, verdict
+    from lineage.inventory import LEGACY_COLUMNS, LENGTH_COLUMNS, STAGE_COLUMNS, default_filename
+    from lineage.inventory import inventory as build, legacy_rows, length_rows, stage_rows, verdict
 
     _check_output_place(data_root, output, output_dir)
     store, seconds = _load(data_root, no_progress)
     inv = build(store)
     rows = length_rows(inv)
-    columns = LENGTH_COLUMNS
-    if format == Format.table or format == Format.md:
+    legacy = legacy_rows(inv)
+    if format == Format.md:
         with destination(output) as out:
-            if format == Format.md:
-                out.write("# Generation inventory\n\n" + rows_to_markdown(rows, columns) + "\n" + verdict(inv) + "\n")
-            else:
-                console = console_for(out)
-                console.print(rows_to_table(stage_rows(inv), STAGE_COLUMNS, "Generations by stage and ID class"))
-                console.print(rows_to_table(rows, columns, "ID lengths: length rule vs shape"))
-                console.print(verdict(inv), markup=False)
+            out.write("# Generation inventory\n\n" + rows_to_markdown(stage_rows(inv), STAGE_COLUMNS)
+                      + "\n## ID lengths: length rule vs shape\n\n" + rows_to_markdown(rows, LENGTH_COLUMNS)
+                      + "\n" + verdict(inv) + "\n\n## Legacy IDs\n\n" + rows_to_markdown(legacy, LEGACY_COLUMNS))
+    elif format == Format.table:
+        with destination(output) as out:
+            console = console_for(out)
+            console.print(rows_to_table(stage_rows(inv), STAGE_COLUMNS, "Generations by stage and ID class"))
+            console.print(rows_to_table(rows, LENGTH_COLUMNS, "ID lengths: length rule vs shape"))
+            console.print(verdict(inv), markup=False)
+            # A terminal shows the first few; md and json list them all.
+            console.print(rows_to_table(legacy[:LEGACY_SHOWN], LEGACY_COLUMNS, "Legacy IDs"))
+            if len(legacy) > LEGACY_SHOWN:
+                console.print(f"… and {len(legacy) - LEGACY_SHOWN:,} more; --format md or json lists them all",
+                              markup=False)
     else:
-        emit_rows(rows, columns, format.value, output, document=inv)
+        emit_rows(rows, LENGTH_COLUMNS, format.value, output, document=inv)
     if output_dir:
         output_dir.mkdir(parents=True, exist_ok=True)
         target = output_dir / default_filename()

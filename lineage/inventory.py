@@ -111,5 +111,14 @@ def length_rows(inv: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+LEGACY_COLUMNS = ["stage", "gen_id", "expected_id"]
+
+
+def legacy_rows(inv: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per legacy ID, with the ID its metadata implies (empty when it implies none)."""
+    return [{"stage": r["stage"], "gen_id": r["gen_id"], "expected_id": r["expected_id"] or ""}
+            for r in inv["legacy_ids"]]
+
+
 def default_filename() -> str:
     return f"gen_id_inventory_{dt.date.today().isoformat()}.json"

@@ -201,3 +201,14 @@ def test_a_reader_that_leaves_gets_a_quiet_141(fmt):
     proc.stdout.close()  # gone before the first row is written
     assert proc.wait(timeout=120) == 141
     assert proc.stderr.read() == b""
+
+
+@pytest.mark.parametrize("fmt", ["table", "md"])
+def test_inventory_lists_the_legacy_ids_in_every_human_format(make_store, fmt):
+    legacy = {**DRAFT, "gen_id": "43ftibqi56628az1"}
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT,
+                       "gens/draft/43ftibqi56628az1/metadata.json": legacy})
+    result = runner.invoke(app, ["inventory", str(root), "-f", fmt, "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "Legacy IDs" in result.stdout and "43ftibqi56628az1" in result.stdout
+    assert "d_5ezrffv9uf3lr37d" in result.stdout  # the ID its metadata implies
