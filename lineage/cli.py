@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 
 app = typer.Typer(
-    help="Lineage analyzer for the DayDreaming generation store (data/gens/<stage>/<gen_id>/).",
+    help="Lineage analyzer for the DayDreaming generation store (data/gens/<stage>/<gen_id>/).\n\n"
+         "Example: lineage audit data/ --format json --output audit.json",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -527,7 +528,8 @@ def query(
 
 # --- cohorts ---------------------------------------------------------------------------------
 
-cohorts_app = typer.Typer(help="Cohort rebuilds: what each mode would reuse, mint and pay for.",
+cohorts_app = typer.Typer(help="Cohort rebuilds: what each mode would reuse, mint and pay for.\n\n"
+                               "Example: lineage cohorts simulate data/ --sample 5 --seed 1",
                           no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 app.add_typer(cohorts_app, name="cohorts")
 
@@ -727,7 +729,8 @@ def impact(
 # --- migrate ---------------------------------------------------------------------------------
 
 migrate_app = typer.Typer(help="Rename generations to their deterministic IDs: plan (read-only), simulate on a "
-                               "copy, apply in place with a write-ahead journal, resume, undo.",
+                               "copy, apply in place with a write-ahead journal, resume, undo.\n\n"
+                               "Example: lineage migrate plan data/ --only legacy --output plan.json",
                           no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 app.add_typer(migrate_app, name="migrate")
 
@@ -924,7 +927,8 @@ def duplicates(
 # --- neo4j: a local server and Neo4j Browser ------------------------------------------------
 
 neo4j_app = typer.Typer(
-    help="Run a local Neo4j server (jars from Maven Central, needs Java 17 and Maven) and browse the graph.",
+    help="Run a local Neo4j server (jars from Maven Central, needs Java 17 and Maven) and browse the graph.\n\n"
+         "Example: lineage neo4j start --ephemeral",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

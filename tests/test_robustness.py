@@ -212,3 +212,23 @@ def test_inventory_lists_the_legacy_ids_in_every_human_format(make_store, fmt):
     assert result.exit_code == 0, result.output
     assert "Legacy IDs" in result.stdout and "43ftibqi56628az1" in result.stdout
     assert "d_5ezrffv9uf3lr37d" in result.stdout  # the ID its metadata implies
+
+
+def _commands(group, prefix=()):
+    """Every command path of the CLI, groups included."""
+    import typer.main
+
+    click_group = typer.main.get_command(group) if not hasattr(group, "commands") else group
+    yield prefix
+    for name, cmd in click_group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, (*prefix, name))
+        else:
+            yield (*prefix, name)
+
+
+@pytest.mark.parametrize("path", list(_commands(app)), ids=lambda p: " ".join(p) or "lineage")
+def test_every_help_has_an_example(path):
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example: lineage" in result.stdout or "Example: NEO4J_PASSWORD=... lineage" in result.stdout
