@@ -1049,7 +1049,7 @@ def _write_cohorts(ctx: _Ctx, root: str) -> None:
                 extra_row = (stage, g) in cohort.extra_rows
                 if not _resolves(stage, g) and (g.member_expected or extra_row):
                     ctx.expected.append(Expected("cohort.member_missing", stage, g.gen_id, rel, line=line,
-                                                 cohort=cid))
+                                                 column="gen_id", cohort=cid))
             if cohort.short_row:
                 fh.write("evaluation")  # the write was cut off mid-row
                 ctx.expected.append(Expected("cohort.membership_invalid", None, None, rel, line=line + 1,

@@ -306,7 +306,7 @@ def _to_missing(g: nx.DiGraph, rel_type: str) -> Iterator[tuple[str, dict, dict]
 
 def member_missing(g: nx.DiGraph) -> list[Row]:
     return [{"stage": pl["stage"], "gen_id": m["gen_id"], "path": pl["path"], "line": pl["line"],
-             "cohort": g._node[u]["cohort_id"]} for u, m, pl in _to_missing(g, "INCLUDES")]
+             "column": "gen_id", "cohort": g._node[u]["cohort_id"]} for u, m, pl in _to_missing(g, "INCLUDES")]
 
 
 def unreachable(g: nx.DiGraph) -> list[Row]:
