@@ -162,10 +162,16 @@ def _active(root: str, rel: str, id_column: str, flag_column: str) -> list[str]:
             if r.get(id_column) and r.get(flag_column, "").lower() in TRUE_WORDS]
 
 
+# The simulation lists every generation it schedules; the pipeline runs a handful of replicates.
+MAX_REPLICATES = 1000
+
+
 def _positive(value: Any, where: str) -> int:
     n = ids.positive_int(value)
     if n is None:
         raise ConfigError(f"{where}: replicates {value!r} is not a positive integer")
+    if n > MAX_REPLICATES:
+        raise ConfigError(f"{where}: replicates {n:,} is more than {MAX_REPLICATES:,} per stage")
     return n
 
 

@@ -439,6 +439,8 @@ def test_cli_json_csv_md_table(make_store, tmp_path):
      "1_raw/replication_config.csv lacks column 'replicates'"),
     (None, ("1_raw/replication_config.csv", "stage,replicates\nessay,two\n"),
      "1_raw/replication_config.csv line 2: replicates 'two' is not a positive integer"),
+    (None, ("1_raw/replication_config.csv", "stage,replicates\nevaluation,1000000000\n"),
+     "1_raw/replication_config.csv line 2: replicates 1,000,000,000 is more than 1,000 per stage"),
     (None, ("1_raw/evaluation_templates.csv", b"template_id,active\n\xff,True\n"),
      "1_raw/evaluation_templates.csv: not UTF-8 (byte 19)"),
 ])
