@@ -70,13 +70,24 @@ def _skip(store: Store, path: str, why: str) -> None:
     store.problems.append(Problem("store.path_skipped", _rel(store, path), why))
 
 
+def printable(name: str) -> str:
+    """A file name that is not UTF-8 (Python keeps its odd bytes as surrogates), with those
+    bytes written as \\xNN: reports and JSON take only real text."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _entries(store: Store, folder: str) -> Iterator[os.DirEntry]:
-    """Entries of a folder, minus symlinks that lead out of the data root (reported)."""
+    """Entries of a folder, minus symlinks that lead out of the data root and names that are
+    not UTF-8 (both reported: no ID, path or report can carry such a name)."""
     try:
         with os.scandir(folder) as it:
             for entry in it:
                 if entry.is_symlink() and not _inside(store, entry.path):
                     _skip(store, entry.path, "symlink leads outside the data root")
+                    continue
+                if not entry.name.isascii() and printable(entry.name) != entry.name:
+                    store.problems.append(Problem("store.path_skipped", printable(_rel(store, entry.path)),
+                                                  "the name is not UTF-8"))
                     continue
                 yield entry
     except OSError as exc:
@@ -156,6 +167,7 @@ def list_folders(paths: list[str]) -> tuple[list[int], list[tuple[str, ...]]]:
     (-1 where a folder cannot be listed). Nearly every generation holds the same few files,
     so a store of any size has a handful of sets: cheap to send and to keep."""
     sets: dict[tuple[str, ...], int] = {}
+    distinct: list[tuple[str, ...]] = []
     out: list[int] = []
     for path in paths:
         try:
@@ -168,8 +180,9 @@ def list_folders(paths: list[str]) -> tuple[list[int], list[tuple[str, ...]]]:
         n = sets.get(key)
         if n is None:
             n = sets[key] = len(sets)
+            distinct.append(tuple(map(printable, key)))  # once per distinct set: no cost per folder
         out.append(n)
-    return out, list(sets)
+    return out, distinct
 
 
 def _read_generation(store: Store, stage: str, folder: str, name: str) -> Generation:

@@ -232,3 +232,22 @@ def test_every_help_has_an_example(path):
     result = runner.invoke(app, [*path, "--help"])
     assert result.exit_code == 0, result.output
     assert "Example: lineage" in result.stdout or "Example: NEO4J_PASSWORD=... lineage" in result.stdout
+
+
+def test_names_that_are_not_utf8_are_skipped_and_shown_escaped(make_store):
+    """No ID, path or JSON report can carry a name that is not UTF-8: such a folder or file is
+    a path_skipped finding (its odd bytes written as \\xNN), and the run goes on."""
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT})
+    base = os.fsencode(root)
+    os.makedirs(base + b"/gens/essay/e_\xfeodd")
+    os.makedirs(base + b"/6_summary")
+    with open(base + b"/6_summary/bad\xffname.csv", "wb") as fh:
+        fh.write(b"gen_id\nv_nosuch\n")
+    with open(base + b"/gens/draft/d_5ezrffv9uf3lr37d/notes\xff.txt", "wb") as fh:
+        fh.write(b"x")
+    result, report = audit_json(root, "--fail-on", "never")
+    assert result.exit_code == 0, result.output
+    skipped = {f["path"]: f["message"] for f in findings_of(report, "store.path_skipped")}
+    assert skipped == {"gens/essay/e_\\xfeodd": "skipped: the name is not UTF-8",
+                       "6_summary/bad\\xffname.csv": "skipped: the name is not UTF-8"}
+    assert report["statistics"]["generations"] == {"draft": 1, "essay": 0, "evaluation": 0}
