@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import os
 import signal
+import stat
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -40,9 +41,12 @@ class Checkpoints:
 
 
 def sha256_file(path: str, follow_links: bool = True) -> str:
-    """The file's SHA-256; with follow_links=False a symlink fails (O_NOFOLLOW) instead."""
-    flags = os.O_RDONLY if follow_links else os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    """The file's SHA-256; with follow_links=False a symlink fails (O_NOFOLLOW) instead.
+    Anything but a regular file (a FIFO would block the read) is an OSError."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow_links else getattr(os, "O_NOFOLLOW", 0))
     with os.fdopen(os.open(path, flags), "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 

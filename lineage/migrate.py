@@ -1006,7 +1006,13 @@ def simulate(plan: dict, plan_sha: str, into: str, progress: Progress | None = N
     if os.path.exists(into) and (not os.path.isdir(into) or os.listdir(into)):
         raise UsageError(f"{into} exists and is not an empty folder")
     say(f"copying {root} to {into}")
-    shutil.copytree(root, into, symlinks=True, dirs_exist_ok=True)
+    try:
+        shutil.copytree(root, into, symlinks=True, dirs_exist_ok=True)
+    except shutil.Error as exc:  # one entry per file it could not copy (a named pipe, a socket)
+        failed = exc.args[0]
+        src, _, why = failed[0]
+        raise LineageError(f"cannot copy {len(failed):,} file(s) of the data root into {into}, "
+                           f"e.g. {os.path.relpath(src, root)}: {why}")
     before_files = _tree_files(root)
     say("auditing the original")
     _, before = _audit(root)

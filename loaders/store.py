@@ -6,8 +6,10 @@ data root: a symlink whose target lies outside it is reported and skipped.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from itertools import compress, repeat
 from typing import Callable, Iterator, Sequence
 
@@ -21,7 +23,10 @@ from lineage.perf import gc_paused
 from lineage.model import Cohort, Generation, Problem, References, Selection, Store
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024  # a metadata.json is a few hundred bytes; larger is damage
-_OPEN_NOFOLLOW = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+# O_NONBLOCK: a FIFO named metadata.json must not stall the scan (it reads as empty instead,
+# and is then found not to be a regular file).
+_OPEN_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+_OPEN_NOFOLLOW = _OPEN_READ | getattr(os, "O_NOFOLLOW", 0)
 SELECTION_FILES = {"selected_essays.txt": "essay", "selected_drafts.txt": "draft"}
 FILL_UP_FLAGS = {"skip-existing-evaluations", "fill-up", "fillup", "include-existing-evaluations",
                  "backfill-mode"}
@@ -82,9 +87,15 @@ def _entries(store: Store, folder: str) -> Iterator[os.DirEntry]:
     try:
         with os.scandir(folder) as it:
             for entry in it:
-                if entry.is_symlink() and not _inside(store, entry.path):
-                    _skip(store, entry.path, "symlink leads outside the data root")
-                    continue
+                if entry.is_symlink():
+                    if not _inside(store, entry.path):
+                        _skip(store, entry.path, "symlink leads outside the data root")
+                        continue
+                    try:
+                        os.stat(entry.path)
+                    except OSError as exc:  # a loop, or a link to nothing
+                        _skip(store, entry.path, f"broken symlink: {exc.strerror or exc}")
+                        continue
                 if not entry.name.isascii() and printable(entry.name) != entry.name:
                     store.problems.append(Problem("store.path_skipped", printable(_rel(store, entry.path)),
                                                   "the name is not UTF-8"))
@@ -203,7 +214,7 @@ def _read_generation(store: Store, stage: str, folder: str, name: str) -> Genera
                 _skip(store, path, "symlink leads outside the data root")
                 gen.meta_status, gen.meta_error = "invalid", "metadata.json is a symlink that leads outside the data root"
                 return gen
-            fd = os.open(path, os.O_RDONLY)  # a link within the root: read its target
+            fd = os.open(path, _OPEN_READ)  # a link within the root: read its target
         raw = _read_fd(fd)
     except OSError as exc:
         gen.meta_status, gen.meta_error = "invalid", f"cannot read: {exc.strerror or exc}"
@@ -223,6 +234,8 @@ def _read_fd(fd: int) -> bytes:
     """
     try:
         raw = os.read(fd, 65536)
+        if not raw and not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
         if len(raw) == 65536:
             chunks = [raw]
             size = len(raw)
@@ -240,7 +253,7 @@ def _read_fd(fd: int) -> bytes:
 
 def read_capped(path: str) -> bytes:
     """A small file whole, or MAX_METADATA_BYTES + 1 of a file that is too large to be one."""
-    return _read_fd(os.open(path, os.O_RDONLY))
+    return _read_fd(os.open(path, _OPEN_READ))
 
 
 def parse_metadata(raw: bytes) -> tuple[dict | None, str]:
@@ -461,7 +474,10 @@ def _walk_csvs(store: Store) -> Iterator[str]:
                     continue  # inside the root: its target is walked on its own
                 stack.append(entry.path)
             elif entry.name.lower().endswith(".csv") and entry.name != "membership.csv":
-                yield entry.path
+                if entry.is_file():
+                    yield entry.path
+                else:  # a FIFO named *.csv would block the read
+                    _skip(store, entry.path, "not a regular file")
 
 
 def _scan_csvs(store: Store) -> None:

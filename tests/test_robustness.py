@@ -251,3 +251,36 @@ def test_names_that_are_not_utf8_are_skipped_and_shown_escaped(make_store):
     assert skipped == {"gens/essay/e_\\xfeodd": "skipped: the name is not UTF-8",
                        "6_summary/bad\\xffname.csv": "skipped: the name is not UTF-8"}
     assert report["statistics"]["generations"] == {"draft": 1, "essay": 0, "evaluation": 0}
+
+
+def test_named_pipes_and_broken_links_never_stall_a_read(make_store):
+    """A FIFO where a file belongs (metadata.json, a CSV, raw.txt) would block a plain open;
+    each becomes a finding or a warning, and so do a symlink loop and a link to nothing."""
+    import subprocess
+    import sys
+
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT,
+                       "gens/draft/d_5ezrffv9uf3lr37d/raw.txt": "x",
+                       "gens/essay/e_sq5klak2lljyyom/": None})
+    os.mkfifo(root / "gens/essay/e_sq5klak2lljyyom/metadata.json")
+    os.mkfifo(root / "gens/essay/e_sq5klak2lljyyom/raw.txt")
+    (root / "6_summary").mkdir()
+    os.mkfifo(root / "6_summary/scores.csv")
+    os.symlink("evaluation", root / "gens/evaluation")  # gens/evaluation -> itself
+    os.symlink("nothing", root / "gens/draft/d_1dangling")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "lineage", *args, "--no-progress"], capture_output=True,
+                              text=True, timeout=120)
+
+    audit = run("audit", str(root), "-f", "json", "--fail-on", "never")
+    assert audit.returncode == 0, audit.stderr
+    report = json.loads(audit.stdout)
+    skipped = {f["path"]: f["message"] for f in findings_of(report, "store.path_skipped")}
+    assert skipped["6_summary/scores.csv"] == "skipped: not a regular file"
+    assert "Too many levels of symbolic links" in skipped["gens/evaluation"]
+    assert "No such file or directory" in skipped["gens/draft/d_1dangling"]
+    [invalid] = findings_of(report, "store.metadata_invalid")
+    assert invalid["gen_id"] == "e_sq5klak2lljyyom" and "not a regular file" in invalid["message"]
+    duplicates = run("duplicates", str(root))
+    assert duplicates.returncode == 0 and "raw.txt: not a regular file" in duplicates.stderr
