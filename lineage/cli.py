@@ -142,15 +142,26 @@ def _progress(enabled: bool, label: str = "scanning generations",
         yield advance
 
 
-def _check_output_place(root: Path, *outputs: Optional[Path]) -> None:
-    """Read-only commands never write under the data root, not even when asked to."""
+def _check_output_place(root: Path, *outputs: Optional[Path], folder: Optional[Path] = None,
+                        make_parents: bool = False) -> None:
+    """Read-only commands never write under the data root, not even when asked to; and an
+    output that cannot be written is said before the work, not after it."""
     from lineage.loaders.store import is_inside
 
-    for out in outputs:
+    for out in (*outputs, folder):
         if out is None or str(out) == "-":
             continue
         if is_inside(out, root):
             raise UsageError(f"{out} is inside the data root; read-only commands never write there")
+        if out is folder:
+            if os.path.exists(out) and not os.path.isdir(out):
+                raise UsageError(f"{out} exists and is not a folder")
+            continue
+        if os.path.isdir(out):
+            raise UsageError(f"{out} is a folder; name a file to write")
+        parent = os.path.dirname(os.path.abspath(out))
+        if not make_parents and not os.path.isdir(parent):
+            raise UsageError(f"cannot write {out}: there is no folder {parent}")
 
 
 def _load(root: Path, no_progress: bool) -> tuple[Store, float]:
@@ -338,7 +349,7 @@ def inventory(
     from lineage.inventory import LEGACY_COLUMNS, LENGTH_COLUMNS, STAGE_COLUMNS, default_filename
     from lineage.inventory import inventory as build, legacy_rows, length_rows, stage_rows, verdict
 
-    _check_output_place(data_root, output, output_dir)
+    _check_output_place(data_root, output, folder=output_dir)
     store, seconds = _load(data_root, no_progress)
     inv = build(store)
     rows = length_rows(inv)
@@ -880,7 +891,7 @@ def report(
         target = Path(output)
         if target.is_dir() or output.endswith(("/", os.sep)):
             target = target / default_filename()
-    _check_output_place(data_root, target)
+    _check_output_place(data_root, target, make_parents=True)
     start = time.perf_counter()
     store, _ = _load(data_root, no_progress)
     audited = run_audit(_backend(store, BackendName.networkx), str(data_root))

@@ -223,12 +223,18 @@ def load_config(root: str, *, evaluation_templates: list[str] | None = None,
     manifest_rep = manifest.get("replication") if isinstance(manifest.get("replication"), dict) else {}
 
     def pick(name: str, flag: list[str] | None, from_manifest: Any, csv_loader) -> list[str]:
+        # A template or model ID is part of a signature, which has no empty part.
         if flag:
+            if not all(v.strip() for v in flag):
+                raise UsageError(f"--{name[:-1].replace('_', '-')} needs a non-empty value")
             sources[name] = "flag"
-            return list(dict.fromkeys(flag))
+            return list(dict.fromkeys(v.strip() for v in flag))
         if manifest_path and isinstance(from_manifest, list):
+            values = ["" if v is None else str(v).strip() for v in from_manifest]
+            if not all(values):
+                raise ConfigError(f"{manifest_path}: an empty entry in its {name.replace('_', ' ')}")
             sources[name] = manifest_path
-            return [str(v) for v in from_manifest]
+            return values
         values, rel = csv_loader()
         sources[name] = rel
         return values

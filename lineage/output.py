@@ -82,7 +82,11 @@ def destination(output: str | os.PathLike | None) -> Iterator[TextIO]:
         return
     tmp = f"{output}.tmp{os.getpid()}"
     try:
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        try:
+            fh = open(tmp, "w", encoding="utf-8", newline="")
+        except OSError as exc:  # name the file asked for, not the temp file
+            raise OSError(exc.errno, exc.strerror, str(output)) from None
+        with fh:
             yield fh
         os.replace(tmp, output)
     finally:

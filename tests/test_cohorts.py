@@ -455,6 +455,13 @@ def test_missing_or_broken_csvs_exit_2_with_one_line(make_store, drop, edit, mes
     assert result.stderr.strip() == f"lineage: error: {message}"
 
 
+@pytest.mark.parametrize("flag", ["--evaluation-model", "--evaluation-template"])
+def test_an_empty_template_or_model_flag_is_a_usage_error(make_store, flag):
+    result = invoke(make_store(store_spec(draft(), essay())), "--essay", E0, flag, " ")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"lineage: error: {flag} needs a non-empty value"
+
+
 def test_replication_config_is_optional(make_store):
     spec = store_spec(draft(), essay())
     del spec["1_raw/replication_config.csv"]

@@ -127,10 +127,14 @@ def test_csv_not_utf8_and_broken_quotes(make_store):
     (["audit", "{root}", "--output", "{root}/report.json"], "inside the data root"),
     (["inventory", "{root}", "--output-dir", "{root}/reports"], "inside the data root"),
     (["query", "--data-root", "{root}"], "name a query"),
+    (["audit", "{root}", "--output", "{root}/../no/such/folder/a.json"], "there is no folder"),
+    (["audit", "{root}", "--output", "{root}/.."], "is a folder; name a file"),
+    (["inventory", "{root}", "--output-dir", "{root}/../a-file"], "exists and is not a folder"),
     (["query", "nope", "--data-root", "{root}"], "unknown query 'nope'"),
 ])
 def test_usage_errors_exit_2_with_one_line(make_store, args, message):
     root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT})
+    (root.parent / "a-file").write_text("")
     result = runner.invoke(app, [a.format(root=root) for a in args])
     assert result.exit_code == 2, result.output
     assert message in result.output
