@@ -80,7 +80,14 @@ def destination(output: str | os.PathLike | None) -> Iterator[TextIO]:
     if not output or str(output) == "-":
         yield sys.stdout
         return
-    tmp = f"{output}.tmp{os.getpid()}"
+    if os.path.exists(output) and not os.path.isfile(output):
+        # A device or a FIFO (/dev/null, a named pipe): written into as the shell would;
+        # renaming a file over it would destroy it.
+        with open(output, "w", encoding="utf-8", newline="") as fh:
+            yield fh
+        return
+    target = os.path.realpath(output)  # through a symlink to the file it names, link kept
+    tmp = f"{target}.tmp{os.getpid()}"
     try:
         try:
             fh = open(tmp, "w", encoding="utf-8", newline="")
@@ -88,7 +95,7 @@ def destination(output: str | os.PathLike | None) -> Iterator[TextIO]:
             raise OSError(exc.errno, exc.strerror, str(output)) from None
         with fh:
             yield fh
-        os.replace(tmp, output)
+        os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

@@ -288,3 +288,20 @@ def test_named_pipes_and_broken_links_never_stall_a_read(make_store):
     assert invalid["gen_id"] == "e_sq5klak2lljyyom" and "not a regular file" in invalid["message"]
     duplicates = run("duplicates", str(root))
     assert duplicates.returncode == 0 and "raw.txt: not a regular file" in duplicates.stderr
+
+
+def test_output_through_a_symlink_or_into_a_device_keeps_them(make_store, tmp_path):
+    """--output writes through a symlink (the link stays) and into a device as the shell
+    would; a temp file renamed over them would replace the link or destroy the device."""
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT})
+    real = tmp_path / "real.json"
+    real.write_text("old")
+    os.symlink(real, tmp_path / "link.json")
+    os.symlink(os.devnull, tmp_path / "null.json")
+    for name in ("link.json", "null.json"):
+        result = runner.invoke(app, ["audit", str(root), "-f", "json", "-o", str(tmp_path / name), "--no-progress",
+                                     "--fail-on", "never"])
+        assert result.exit_code == 0, result.output
+        assert (tmp_path / name).is_symlink()
+    assert json.loads(real.read_text())["format_version"] == "1.0"
+    assert not os.path.isfile(os.devnull)
