@@ -81,6 +81,15 @@ def printable(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
+def _folder(store: Store, path: str) -> bool:
+    """Whether `path` is a folder to read: a symlink that leads out of the root is not (and
+    is reported)."""
+    if os.path.islink(path) and not _inside(store, path):
+        _skip(store, path, "symlink leads outside the data root")
+        return False
+    return os.path.isdir(path)
+
+
 def _entries(store: Store, folder: str) -> Iterator[os.DirEntry]:
     """Entries of a folder, minus symlinks that lead out of the data root and names that are
     not UTF-8 (both reported: no ID, path or report can carry such a name)."""
@@ -117,15 +126,17 @@ PARALLEL_FROM = 5000
 def _scan_all(store: Store, progress: Progress | None) -> None:
     gens_dir = os.path.join(store.root, "gens")
     folders: list[tuple[str, str, str]] = []  # (stage, folder path, name)
-    if os.path.isdir(gens_dir):
-        for entry in _entries(store, gens_dir):
-            if entry.name not in ids.STAGES and entry.is_dir():
+    if _folder(store, gens_dir):
+        stage_dirs = {}
+        for entry in _entries(store, gens_dir):  # a stage folder linked out of the root is not among them
+            if entry.name in ids.STAGES and entry.is_dir():
+                stage_dirs[entry.name] = entry.path
+            elif entry.is_dir():
                 _skip(store, entry.path, f"unknown stage folder {entry.name!r}")
         for stage in ids.STAGES:
-            stage_dir = os.path.join(gens_dir, stage)
-            if os.path.isdir(stage_dir):
+            if stage in stage_dirs:
                 # Stray files (*.tmp, .DS_Store) next to generation folders are not generations.
-                folders += [(stage, e.path, e.name) for e in _entries(store, stage_dir) if e.is_dir()]
+                folders += [(stage, e.path, e.name) for e in _entries(store, stage_dirs[stage]) if e.is_dir()]
 
     helper = Beside(__name__, "helper_share", store.root, [(f[0], f[2]) for f in folders],
                     parallel=len(folders) >= PARALLEL_FROM)
@@ -156,6 +167,9 @@ def _scan_all(store: Store, progress: Progress | None) -> None:
         else:
             gens[i].files = file_sets[n]
     store.generations = gens
+    # One finding per place: a link out of the root is met by the walk over CSVs and by the
+    # reader of the file it stands for.
+    store.problems = list({(p.check, p.path, p.line, p.message): p for p in store.problems}.values())
     if progress:
         progress(len(gens) % 2000)
 
@@ -283,7 +297,7 @@ _JSON_TYPE = {list: "array", str: "string", int: "number", float: "number", bool
 
 def _scan_cohorts(store: Store) -> None:
     cohorts_dir = os.path.join(store.root, "cohorts")
-    if not os.path.isdir(cohorts_dir):
+    if not _folder(store, cohorts_dir):
         return
     for entry in sorted(_entries(store, cohorts_dir), key=lambda e: e.name):
         if not entry.is_dir():
@@ -402,7 +416,7 @@ def parse_selection(text: str, path: str, stage: str) -> Selection:
 def _scan_results(store: Store) -> None:
     """`results/<essay_gen_id>.txt`: hand-curated copies of top essays, named by ID."""
     results = os.path.join(store.root, "results")
-    if not os.path.isdir(results):
+    if not _folder(store, results):
         return
     for entry in _entries(store, results):
         if entry.is_file() and entry.name.endswith(".txt"):

@@ -305,3 +305,18 @@ def test_output_through_a_symlink_or_into_a_device_keeps_them(make_store, tmp_pa
         assert (tmp_path / name).is_symlink()
     assert json.loads(real.read_text())["format_version"] == "1.0"
     assert not os.path.isfile(os.devnull)
+
+
+def test_a_stage_folder_linked_out_of_the_root_is_not_read_and_reported_once(make_store, tmp_path):
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT})
+    outside = tmp_path / "elsewhere" / "essay"
+    (outside / "e_sq5klak2lljyyom").mkdir(parents=True)
+    (outside / "e_sq5klak2lljyyom" / "metadata.json").write_text(json.dumps(ESSAY))
+    os.symlink(outside, root / "gens" / "essay")
+    (root / "2_tasks").mkdir()
+    os.symlink("/etc/hostname", root / "2_tasks" / "selected_essays.txt")
+    result, report = audit_json(root, "--fail-on", "never")
+    assert report["statistics"]["generations"]["essay"] == 0
+    skipped = [(f["path"], f["message"]) for f in findings_of(report, "store.path_skipped")]
+    assert sorted(skipped) == [("2_tasks/selected_essays.txt", "skipped: symlink leads outside the data root"),
+                               ("gens/essay", "skipped: symlink leads outside the data root")]
