@@ -63,14 +63,26 @@ def rows_to_markdown(rows: Iterable[dict], columns: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# A terminal cell shows this much; rich lays out a cell in time that grows with the square of
+# its length, and a megabyte from a damaged CSV would stall the table. The other formats
+# keep every character.
+MAX_CELL = 500
+
+
 def rows_to_table(rows: Iterable[dict], columns: list[str], title: str | None = None) -> Table:
     table = Table(title=title, show_lines=False)
     for c in columns:
         table.add_column(c, overflow="fold")
     for r in rows:
         # Text, not str: values come from the data, and rich would read "[...]" in them as markup.
-        table.add_row(*(Text(_plain(r.get(c))) for c in columns))
+        table.add_row(*(Text(_cell(_plain(r.get(c)))) for c in columns))
     return table
+
+
+def _cell(text: str) -> str:
+    if len(text) <= MAX_CELL:
+        return text
+    return f"{text[:MAX_CELL]}… ({len(text):,} characters)"
 
 
 @contextmanager

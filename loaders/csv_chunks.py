@@ -114,8 +114,10 @@ def _chunks(blocks: Iterator[str]) -> Iterator[list[str] | Chunk]:
             width = len(header)
             yield [n.strip() for n in header]
             line = 2
-        if set(map(str.count, rows, repeat(","))) - {width - 1}:
-            lines = rows  # a row of another width (or a blank line): plain lines all the same
+        if set(map(str.count, rows, repeat(","))) - {width - 1} or max(map(len, rows), default=0) > MAX_FIELD:
+            # A row of another width (or a blank line), or one long enough to hold a cell over
+            # the csv module's field limit: plain lines all the same, read by its rules.
+            lines = rows
             break
         if rows:
             flat = ",".join(rows).split(",") if width > 1 else rows

@@ -123,3 +123,16 @@ def test_a_line_longer_than_the_field_limit_is_a_problem(tmp_path, monkeypatch):
             list(csv_chunks.read(str(path)))
     finally:
         csv.field_size_limit(limit)
+
+
+def test_a_cell_over_the_field_limit_is_a_problem_quoted_or_not(tmp_path, monkeypatch):
+    monkeypatch.setattr(csv_chunks, "MAX_FIELD", 64)
+    limit = csv.field_size_limit()
+    try:
+        for cell in (b"x" * 100, b'"' + b"x" * 100 + b'"'):
+            path = tmp_path / "f.csv"
+            path.write_bytes(b"gen_id,note\nd_1," + cell + b"\n")
+            with pytest.raises(csv_chunks.CsvProblem, match="field larger than field limit"):
+                list(csv_chunks.read(str(path)))
+    finally:
+        csv.field_size_limit(limit)

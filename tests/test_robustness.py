@@ -320,3 +320,12 @@ def test_a_stage_folder_linked_out_of_the_root_is_not_read_and_reported_once(mak
     skipped = [(f["path"], f["message"]) for f in findings_of(report, "store.path_skipped")]
     assert sorted(skipped) == [("2_tasks/selected_essays.txt", "skipped: symlink leads outside the data root"),
                                ("gens/essay", "skipped: symlink leads outside the data root")]
+
+
+def test_a_huge_cell_is_cut_short_in_a_table_only(make_store):
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT,
+                       "6_summary/scores.csv": "gen_id,score\nv_" + "y" * 100_000 + ",1\n"})
+    table = runner.invoke(app, ["audit", str(root), "--check", "ref.dangling", "--fail-on", "never", "--no-progress"])
+    assert table.exit_code == 0 and "(100,002 characters)" in table.stdout
+    _, report = audit_json(root, "--check", "ref.dangling", "--fail-on", "never")
+    assert len(report["findings"][0]["gen_id"]) == 100_002
