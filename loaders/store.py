@@ -304,16 +304,31 @@ def _scan_cohorts(store: Store) -> None:
             continue
         cohort = Cohort(cohort_id=entry.name, path=_rel(store, entry.path))
         manifest = os.path.join(entry.path, "manifest.json")
-        if os.path.isfile(manifest) and _inside(store, manifest):
+        if _file(store, manifest):
             cohort.manifest = _read_manifest(store, cohort, manifest)
         membership = os.path.join(entry.path, "membership.csv")
-        if os.path.isfile(membership):
-            if _inside(store, membership):
-                cohort.membership_path = _rel(store, membership)
-                _read_membership(store, cohort, membership)
-            else:
-                _skip(store, membership, "symlink leads outside the data root")
+        if _file(store, membership):
+            cohort.membership_path = _rel(store, membership)
+            _read_membership(store, cohort, membership)
         store.cohorts.append(cohort)
+
+
+def _file(store: Store, path: str) -> bool:
+    """Whether `path` is a file to read. Absent is not, silently; a symlink out of the root,
+    a folder or a FIFO where a file belongs is not either, and is reported."""
+    if not os.path.lexists(path):
+        return False
+    if os.path.islink(path) and not _inside(store, path):
+        _skip(store, path, "symlink leads outside the data root")
+        return False
+    if not os.path.isfile(path):
+        _skip(store, path, "not a regular file")
+        return False
+    return True
+
+
+# The manifest fields a Cartesian rebuild reads, and the JSON type each must have.
+MANIFEST_FIELDS = {"combos": list, "templates": dict, "llms": dict, "replication": dict}
 
 
 def _read_manifest(store: Store, cohort: Cohort, path: str) -> dict | None:
@@ -321,6 +336,10 @@ def _read_manifest(store: Store, cohort: Cohort, path: str) -> dict | None:
         value, error = parse_metadata(read_capped(path))
     except OSError as exc:
         value, error = None, f"cannot read: {exc.strerror or exc}"
+    if not error:
+        wrong = [f"{k} is not {'a list' if t is list else 'an object'}" for k, t in MANIFEST_FIELDS.items()
+                 if k in value and not isinstance(value[k], t)]
+        error = "; ".join(wrong)
     if error:
         store.problems.append(Problem("cohort.manifest_invalid", _rel(store, path),
                                       f"manifest.json is unusable: {error}", cohort=cohort.cohort_id))
@@ -332,6 +351,9 @@ def _read_membership(store: Store, cohort: Cohort, path: str) -> None:
     chunks = _csv_chunks(store, path)
     names = next(chunks, None)
     if names is None:
+        if os.path.getsize(path) == 0:  # (a file that could not be read is reported already)
+            store.problems.append(Problem("cohort.membership_invalid", rel, "membership.csv is empty",
+                                          cohort=cohort.cohort_id))
         return
     lowered = [n.lower() for n in names]
     if "stage" not in lowered or "gen_id" not in lowered:
@@ -368,10 +390,7 @@ def _scan_selections(store: Store) -> None:
     tasks = os.path.join(store.root, "2_tasks")
     for name, stage in SELECTION_FILES.items():
         path = os.path.join(tasks, name)
-        if not os.path.isfile(path):
-            continue
-        if not _inside(store, path):
-            _skip(store, path, "symlink leads outside the data root")
+        if not _file(store, path):
             continue
         text = _read_text(store, path)
         if text is None:

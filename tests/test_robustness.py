@@ -329,3 +329,25 @@ def test_a_huge_cell_is_cut_short_in_a_table_only(make_store):
     assert table.exit_code == 0 and "(100,002 characters)" in table.stdout
     _, report = audit_json(root, "--check", "ref.dangling", "--fail-on", "never")
     assert len(report["findings"][0]["gen_id"]) == 100_002
+
+
+def test_odd_cohort_and_selection_files_are_findings(make_store):
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT,
+                       "cohorts/c1/membership.csv": "",
+                       "cohorts/c2/manifest.json": {"combos": 5, "templates": "x", "llms": {}},
+                       "cohorts/c3/manifest.json/": None,
+                       "2_tasks/": None})
+    os.mkfifo(root / "cohorts" / "c2" / "membership.csv")
+    os.mkfifo(root / "2_tasks" / "selected_essays.txt")
+    result, report = audit_json(root, "--fail-on", "never")
+    assert result.exit_code == 0
+    places = {(f["check"], f["path"]): f["message"] for f in report["findings"]
+              if f["check"] in ("cohort.membership_invalid", "cohort.manifest_invalid", "store.path_skipped")}
+    assert places == {
+        ("cohort.membership_invalid", "cohorts/c1/membership.csv"): "membership.csv is empty",
+        ("cohort.manifest_invalid", "cohorts/c2/manifest.json"):
+            "manifest.json is unusable: combos is not a list; templates is not an object",
+        ("store.path_skipped", "cohorts/c2/membership.csv"): "skipped: not a regular file",
+        ("store.path_skipped", "cohorts/c3/manifest.json"): "skipped: not a regular file",
+        ("store.path_skipped", "2_tasks/selected_essays.txt"): "skipped: not a regular file",
+    }
