@@ -149,7 +149,7 @@ CHECKS: list[Check] = [
     Check("cohort.member_missing", "error", "a membership row names a generation that does not exist in that stage",
           nxq.member_missing,
           lambda r: (f"member {r['stage']} {r['gen_id']} does not exist", {})),
-    Check("cohort.membership_invalid", "error", "membership.csv lacks stage/gen_id columns or a row is short",
+    Check("cohort.membership_invalid", "error", "membership.csv is empty, lacks stage/gen_id columns or a row is short",
           nxq.problems("cohort.membership_invalid"),
           lambda r: (r["error"], {}), query="problems", params=(("check", "cohort.membership_invalid"),)),
     Check("cohort.manifest_invalid", "warn", "a cohort's manifest.json is unusable",
