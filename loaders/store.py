@@ -81,13 +81,28 @@ def printable(name: str) -> str:
     return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _folder(store: Store, path: str) -> bool:
-    """Whether `path` is a folder to read: a symlink that leads out of the root is not (and
-    is reported)."""
+def _leads_out(store: Store, path: str) -> bool:
+    """Whether `path` is a symlink whose target lies outside the data root (reported)."""
     if os.path.islink(path) and not _inside(store, path):
         _skip(store, path, "symlink leads outside the data root")
+        return True
+    return False
+
+
+def _folder(store: Store, path: str) -> bool:
+    """Whether `path` is a folder to read: not one behind a link out of the root."""
+    return not _leads_out(store, path) and os.path.isdir(path)
+
+
+def _file(store: Store, path: str) -> bool:
+    """Whether `path` is a file to read. Absent is not, silently; a link out of the root, a
+    folder or a FIFO where a file belongs is not either, and is reported."""
+    if not os.path.lexists(path) or _leads_out(store, path):
         return False
-    return os.path.isdir(path)
+    if not os.path.isfile(path):
+        _skip(store, path, "not a regular file")
+        return False
+    return True
 
 
 def _entries(store: Store, folder: str) -> Iterator[os.DirEntry]:
@@ -311,20 +326,6 @@ def _scan_cohorts(store: Store) -> None:
             cohort.membership_path = _rel(store, membership)
             _read_membership(store, cohort, membership)
         store.cohorts.append(cohort)
-
-
-def _file(store: Store, path: str) -> bool:
-    """Whether `path` is a file to read. Absent is not, silently; a symlink out of the root,
-    a folder or a FIFO where a file belongs is not either, and is reported."""
-    if not os.path.lexists(path):
-        return False
-    if os.path.islink(path) and not _inside(store, path):
-        _skip(store, path, "symlink leads outside the data root")
-        return False
-    if not os.path.isfile(path):
-        _skip(store, path, "not a regular file")
-        return False
-    return True
 
 
 # The manifest fields a Cartesian rebuild reads, and the JSON type each must have.
