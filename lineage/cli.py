@@ -148,20 +148,23 @@ def _check_output_place(root: Path, *outputs: Optional[Path], folder: Optional[P
     output that cannot be written is said before the work, not after it."""
     from lineage.loaders.store import is_inside
 
-    for out in (*outputs, folder):
-        if out is None or str(out) == "-":
-            continue
+    def outside_root(out: Path) -> None:
         if is_inside(out, root):
             raise UsageError(f"{out} is inside the data root; read-only commands never write there")
-        if out is folder:
-            if os.path.exists(out) and not os.path.isdir(out):
-                raise UsageError(f"{out} exists and is not a folder")
+
+    for out in outputs:
+        if out is None or str(out) == "-":
             continue
+        outside_root(out)
         if os.path.isdir(out):
             raise UsageError(f"{out} is a folder; name a file to write")
         parent = os.path.dirname(os.path.abspath(out))
         if not make_parents and not os.path.isdir(parent):
             raise UsageError(f"cannot write {out}: there is no folder {parent}")
+    if folder is not None:
+        outside_root(folder)
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise UsageError(f"{folder} exists and is not a folder")
 
 
 def _load(root: Path, no_progress: bool) -> tuple[Store, float]:
