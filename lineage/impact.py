@@ -49,6 +49,20 @@ def unsafe_reason(value: str) -> str:
     return ""
 
 
+def new_id_reason(value: str) -> str:
+    """Why `value` cannot name a new generation folder, or ''. Besides the path tricks: no
+    whitespace or control character (a selection file strips its lines, a newline splits a
+    CSV row) and no leading '-' (every command-line tool would read it as an option)."""
+    why = unsafe_reason(value)
+    if why:
+        return why
+    if any(c.isspace() or not c.isprintable() for c in value):
+        return "contains whitespace or a control character"
+    if value.startswith("-"):
+        return "starts with '-'"
+    return ""
+
+
 def check_ids(values: Iterable[str], where: str = "argument") -> None:
     for value in values:
         why = unsafe_reason(value)
@@ -86,7 +100,10 @@ def read_mapping(path: str) -> list[Entry]:
         if len(row) <= max(i_old, i_new, i_stage or 0):
             raise UsageError(f"mapping {path}:{line}: row has fewer columns than the header")
         old, new = row[i_old].strip(), row[i_new].strip()
-        check_ids([row[i_old], row[i_new]], f"mapping {path}:{line}")
+        check_ids([row[i_old]], f"mapping {path}:{line}")
+        why = new_id_reason(new)
+        if why:
+            raise UsageError(f"mapping {path}:{line}: ID {new!r} {why}; refusing to continue")
         stage = row[i_stage].strip().lower() if i_stage is not None else ""
         if stage and stage not in ids.STAGES:
             raise UsageError(f"mapping {path}:{line}: unknown stage {stage!r}; expected {', '.join(ids.STAGES)}")

@@ -274,6 +274,18 @@ def test_path_tricks_in_a_mapping_are_refused(make_store, tmp_path, bad, column)
     assert tree_digest(root) == before
 
 
+@pytest.mark.parametrize("new,why", [("-rf", "starts with '-'"), ("d new", "whitespace or a control character"),
+                                     ("d_a\nb", "whitespace or a control character"),
+                                     ("d_\x07", "whitespace or a control character")])
+def test_a_new_id_must_make_a_plain_folder_name(make_store, tmp_path, new, why):
+    root = make_store(STORE)
+    mapping = tmp_path / "m.csv"
+    mapping.write_text(f'old_id,new_id\n{D},"{new}"\n')
+    result = runner.invoke(app, ["impact", str(root), "--mapping", str(mapping), "--no-progress"])
+    assert result.exit_code == 2, result.output
+    assert why in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
 def test_unsafe_reason():
     assert unsafe_reason(ND) == "" and unsafe_reason(D) == ""
     assert unsafe_reason("..") == "contains '..'"
