@@ -388,4 +388,4 @@ def orphans(g: nx.DiGraph) -> list[Row]:
 
 def counts(g: nx.DiGraph) -> list[Row]:
     tally = Counter((n["stage"], n["id_kind"]) for n in generations(g))
-    return [{"stage": s, "id_kind": k, "generations": c} for (s, k), c in sorted(tally.items())]
+    return [{"stage": s, "id_class": k, "generations": c} for (s, k), c in sorted(tally.items())]
