@@ -165,6 +165,7 @@ def build(store: Store) -> GraphData:
     nodes, edges = data.nodes, data.edges
     in_stage: dict[str, dict[str, str]] = {s: {} for s in STAGES}
     generations, unusual = data.generations, data.unusual
+    children: dict[str, list[Generation]] = {stage: [] for stage in PARENT_STAGE}
     for gen in store.generations:
         props = generation_props(gen)
         nodes.append(props)
@@ -172,12 +173,14 @@ def build(store: Store) -> GraphData:
         in_stage[gen.stage][gen.gen_id] = props["key"]
         if is_unusual(props):
             unusual.append(props)
+        if gen.parent_gen_id and gen.stage in children:
+            children[gen.stage].append(gen)
     resolve = _Resolver(in_stage)
 
     for stage, parent_stage in PARENT_STAGE.items():
-        children = [g for g in store.generations if g.stage == stage and g.parent_gen_id]
-        edges.append(Edges("DERIVED_FROM", [in_stage[stage][g.gen_id] for g in children],
-                           resolve.column([g.parent_gen_id for g in children], [parent_stage]),
+        kids = children[stage]
+        edges.append(Edges("DERIVED_FROM", [in_stage[stage][g.gen_id] for g in kids],
+                           resolve.column([g.parent_gen_id for g in kids], [parent_stage]),
                            {"expected_stage": parent_stage}))
 
     for cohort in store.cohorts:

@@ -14,7 +14,7 @@ import networkx as nx
 from lineage.ids import PARENT_STAGE, STAGES
 from lineage.metadata import REQUIRED_FILES
 
-from lineage.loaders.graph_model import Edges, gen_key, is_unusual
+from lineage.loaders.graph_model import Edges, gen_key
 
 Row = dict[str, Any]
 
@@ -30,13 +30,14 @@ def _cached(g: nx.DiGraph, name: str, compute: Callable[[], Any]) -> Any:
 
 
 def generations(g: nx.DiGraph) -> list[dict]:
-    return _cached(g, "_generations", lambda: [d for d in g._node.values() if "Generation" in d["labels"]])
+    """The generation nodes in store order (kept by loaders.networkx_graph)."""
+    return g.graph["_generations"]
 
 
 def _unusual(g: nx.DiGraph) -> list[dict]:
     """The generations a check of one generation on its own might report
     (loaders.graph_model.is_unusual); those checks read only these."""
-    return _cached(g, "_unusual", lambda: [n for n in generations(g) if is_unusual(n)])
+    return g.graph["_unusual"]
 
 
 def _columns(g: nx.DiGraph, rel_type: str) -> list[Edges]:
@@ -138,12 +139,10 @@ def metadata_invalid(g: nx.DiGraph) -> list[Row]:
 
 
 def files_missing(g: nx.DiGraph) -> list[Row]:
-    a, b, c = REQUIRED_FILES
     rows = []
     for n in _unusual(g):
-        files = n["files"]
-        if not (a in files and b in files and c in files) and n["meta_status"] != "missing":
-            missing = [f for f in REQUIRED_FILES if f not in n["files"]]
+        missing = [f for f in REQUIRED_FILES if f not in n["files"]]
+        if missing and n["meta_status"] != "missing":
             rows.append(_gen_row(n, missing=missing, has_raw="raw.txt" in n["files"]))
     return rows
 
