@@ -17,7 +17,7 @@ import orjson
 from lineage import ids
 from lineage.loaders.csv_chunks import read_small
 from lineage.loaders.store import MAX_METADATA_BYTES, is_inside, read_capped
-from lineage.model import Generation, Store
+from lineage.model import Generation, Reference, Store
 from lineage.rename import Index, MappingResult, Rename, cascade, result_of
 from lineage.status import UsageError
 
@@ -291,17 +291,18 @@ def places(store: Store, index: Index, renames: list[Rename], nodes: dict, warni
                 out += _json_places(value, gen, f"{gen.path}/{name}", lookup, set())
 
     # membership rows (the gen_id column) and every other reference the scan collected.
+    # Read column by column: a record is made only for the few places a rename touches.
     for cohort in store.cohorts:
-        for m in cohort.members:
-            r = lookup.get(m.gen_id, m.stage)
+        for gen_id, stage, line in zip(cohort.gen_ids, cohort.stages, cohort.lines):
+            r = lookup.get(gen_id, stage)
             if r is not None:
                 out.append(Place(r.old_id, r.new_id, r.stage, _cause(r), "membership", cohort.membership_path,
-                                 m.line, "gen_id", old_value=m.gen_id, new_value=r.new_id, action="replace cell"))
-    for ref in store.references:
-        r = lookup.get(ref.gen_id, ref.stage)
-        if r is None:
-            continue
-        out.append(_reference_place(ref, r))
+                                 line, "gen_id", old_value=gen_id, new_value=r.new_id, action="replace cell"))
+    for refs in store.reference_columns:
+        for gen_id, line, stage in zip(refs.gen_ids, refs.lines, refs.stages):
+            r = lookup.get(gen_id, stage)
+            if r is not None:
+                out.append(_reference_place(Reference(refs.path, gen_id, line, refs.column, stage, refs.kind), r))
     out += _text_places(store, lookup, warnings)
     order = {(r.stage, r.old_id): i for i, r in enumerate(renames)}
     out.sort(key=lambda p: (order[(p.stage, p.old_id)], KIND_ORDER[p.kind], p.path, p.line or 0,
