@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import orjson
 
 from lineage import ids
 from lineage.loaders.csv_chunks import read_small
-from lineage.loaders.store import MAX_METADATA_BYTES, is_inside, read_capped
+from lineage.loaders.store import MAX_METADATA_BYTES, in_store, read_capped
 from lineage.model import Generation, Reference, Store
 from lineage.rename import Index, MappingResult, Rename, cascade, result_of
 from lineage.status import UsageError
@@ -63,9 +63,9 @@ def new_id_reason(value: str) -> str:
     return ""
 
 
-def check_ids(values: Iterable[str], where: str = "argument") -> None:
+def check_ids(values: Iterable[str], where: str = "argument", reason: Callable[[str], str] = unsafe_reason) -> None:
     for value in values:
-        why = unsafe_reason(value)
+        why = reason(value)
         if why:
             raise UsageError(f"{where}: ID {value!r} {why}; refusing to continue")
 
@@ -101,9 +101,7 @@ def read_mapping(path: str) -> list[Entry]:
             raise UsageError(f"mapping {path}:{line}: row has fewer columns than the header")
         old, new = row[i_old].strip(), row[i_new].strip()
         check_ids([row[i_old]], f"mapping {path}:{line}")
-        why = new_id_reason(new)
-        if why:
-            raise UsageError(f"mapping {path}:{line}: ID {new!r} {why}; refusing to continue")
+        check_ids([new], f"mapping {path}:{line}", new_id_reason)
         stage = row[i_stage].strip().lower() if i_stage is not None else ""
         if stage and stage not in ids.STAGES:
             raise UsageError(f"mapping {path}:{line}: unknown stage {stage!r}; expected {', '.join(ids.STAGES)}")
@@ -399,7 +397,7 @@ def _json_places(value: dict, gen: Generation, path: str, lookup: _Renames, rena
 
 def _read_json(store: Store, rel: str, warnings: list[str]):
     path = os.path.join(store.root, rel)
-    if not is_inside(path, store.root):
+    if not in_store(store, path):
         warnings.append(f"{rel}: symlink leads outside the data root; not read")
         return None
     try:
@@ -428,7 +426,7 @@ def _text_places(store: Store, lookup: _Renames, warnings: list[str]) -> list[Pl
             continue
         rel = f"results/{name}"
         path = os.path.join(folder, name)
-        if not is_inside(path, store.root) or not os.path.isfile(path):
+        if not in_store(store, path) or not os.path.isfile(path):
             if os.path.islink(path):
                 warnings.append(f"{rel}: symlink leads outside the data root; not read")
             continue

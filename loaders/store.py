@@ -59,12 +59,16 @@ def scan(root: str, progress: Progress | None = None) -> Store:
 
 def is_inside(path: str, root: str) -> bool:
     """Whether `path`, links resolved, is `root` or lies under it."""
-    real, real_root = os.path.realpath(path), os.path.realpath(root)
+    return _under(os.path.realpath(path), os.path.realpath(root))
+
+
+def in_store(store: Store, path: str) -> bool:
+    """is_inside for the store's root, which the scan resolved once."""
+    return _under(os.path.realpath(path), store.root)
+
+
+def _under(real: str, real_root: str) -> bool:
     return real == real_root or real.startswith(real_root + os.sep)
-
-
-def _inside(store: Store, path: str) -> bool:
-    return is_inside(path, store.root)
 
 
 def _rel(store: Store, path: str) -> str:
@@ -83,7 +87,7 @@ def printable(name: str) -> str:
 
 def _leads_out(store: Store, path: str) -> bool:
     """Whether `path` is a symlink whose target lies outside the data root (reported)."""
-    if os.path.islink(path) and not _inside(store, path):
+    if os.path.islink(path) and not in_store(store, path):
         _skip(store, path, "symlink leads outside the data root")
         return True
     return False
@@ -112,7 +116,7 @@ def _entries(store: Store, folder: str) -> Iterator[os.DirEntry]:
         with os.scandir(folder) as it:
             for entry in it:
                 if entry.is_symlink():
-                    if not _inside(store, entry.path):
+                    if not in_store(store, entry.path):
                         _skip(store, entry.path, "symlink leads outside the data root")
                         continue
                     try:
@@ -239,7 +243,7 @@ def _read_generation(store: Store, stage: str, folder: str, name: str) -> Genera
         except OSError:
             if not os.path.islink(path):
                 raise
-            if not _inside(store, path):
+            if not in_store(store, path):
                 _skip(store, path, "symlink leads outside the data root")
                 gen.meta_status, gen.meta_error = "invalid", "metadata.json is a symlink that leads outside the data root"
                 return gen
