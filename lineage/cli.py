@@ -356,7 +356,7 @@ def inventory(
     store, seconds = _load(data_root, no_progress)
     inv = build(store)
     rows = length_rows(inv)
-    legacy = legacy_rows(inv)
+    legacy = legacy_rows(inv) if format in (Format.md, Format.table) else []
     if format == Format.md:
         with destination(output) as out:
             out.write("# Generation inventory\n\n" + rows_to_markdown(stage_rows(inv), STAGE_COLUMNS)
@@ -382,8 +382,8 @@ def inventory(
             out.write(to_json(inv))
         _say(f"wrote {target}")
     total = sum(inv["generations"].values())
-    legacy = inv["length_heuristic"]["shape_legacy"]
-    _say(f"OK: {total:,} generations, {legacy:,} legacy IDs by shape ({seconds:.1f}s)")
+    _say(f"OK: {total:,} generations, {inv['length_heuristic']['shape_legacy']:,} legacy IDs by shape "
+         f"({seconds:.1f}s)")
 
 
 # --- orphans ---------------------------------------------------------------------------------
@@ -822,8 +822,8 @@ def migrate_apply(
     output: OutputOpt = None,
 ):
     """Apply a plan in place, journaled next to the plan (PLAN.json.journal/), and write the undo
-    plan PLAN.undo.json; the steps it ran are the rows. Without --yes: a dry run that lists the
-    steps and writes nothing.
+    plan PLAN.undo.json; the rows are the plan's steps (on --resume, those done before too).
+    Without --yes: a dry run that lists the steps and writes nothing.
 
     Example: lineage migrate apply plan.json --yes --dagster-home ~/.dagster
     """

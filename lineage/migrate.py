@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 import tempfile
 import time
 from collections import Counter
@@ -36,7 +37,6 @@ from typing import Callable, Iterable
 import orjson
 
 from lineage import __version__, ids
-from lineage.impact import pointer_token
 from lineage.journal import (Checkpoints, Journal, Lock, atomic_write, fsync_dir, remove_leftover,
                              require_inside, sha256_bytes, sha256_file)
 from lineage.loaders.store import is_inside
@@ -89,6 +89,8 @@ _SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|nu
 def json_string_spans(text: str) -> dict[str, tuple[int, int]]:
     """JSON pointer -> (start, end) of every string value's token (quotes included)."""
     from json.decoder import scanstring
+
+    from lineage.impact import pointer_token  # lazily, as elsewhere here: impact loads rename
 
     spans: dict[str, tuple[int, int]] = {}
 
@@ -362,10 +364,10 @@ def build_plan(store: Store, only: str = "all", stages: Iterable[str] | None = N
     def load(orig: str) -> bytes:
         if orig not in contents:
             full = require_inside(root, orig)
-            if os.path.islink(full):
+            st = os.lstat(full)
+            if stat.S_ISLNK(st.st_mode):
                 raise UsageError(f"{orig} is a symlink; lineage migrate does not write through links")
             # Read once, hashed once; a size or mtime that moved meanwhile means a writer was busy.
-            st = os.lstat(full)
             with open(full, "rb") as fh:
                 contents[orig] = fh.read()
             again = os.lstat(full)
