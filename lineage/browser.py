@@ -51,21 +51,27 @@ def examples_for(data_root: Optional[Path]) -> Examples:
         store = scan(str(data_root))
     except StoreError:
         return Examples(root=os.path.realpath(data_root))
-    from lineage.rename import Index
+    from lineage.loaders.lineage_graph import LineageGraph
 
-    index = Index(store)  # parents found as the graph finds them, loops cut
-    drafts = [g for g in store.generations if g.stage == "draft"]
+    g = LineageGraph(store)  # parents found by the one rule; a loop is cut where it closes
+    loops = g.loops
+    drafts = [x for x in store.generations if x.stage == "draft"]
 
-    def family(gen, depth: int = 1) -> list[tuple[int, str, str]]:
-        rows = []
-        for child in sorted(index.children.get(gen.key, ()), key=lambda c: c.gen_id):
-            rows.append((depth, child.stage, child.gen_id))
-            rows.extend(family(child, depth + 1))
+    def family(top: str) -> list[tuple[int, str, str]]:
+        """(depth, stage, gen_id) of every descendant, depth first with children by ID: a
+        stack, not recursion, so a chain thousands of generations deep is no problem."""
+        rows, stack = [], [(top, 0)]
+        while stack:
+            key, depth = stack.pop()
+            if depth:
+                rows.append((depth, g.nodes[key]["stage"], g.nodes[key]["gen_id"]))
+            kids = sorted((c for c in g.children(key) if c not in loops), key=lambda c: g.nodes[c]["gen_id"])
+            stack += [(c, depth + 1) for c in reversed(kids)]
         return rows
 
     best = None
     for draft in sorted(drafts, key=lambda d: d.gen_id):
-        rows = family(draft)
+        rows = family(draft.key)
         if rows and (best is None or len(rows) > len(best[1])):
             best = (draft.gen_id, rows)
     if best is None:

@@ -752,6 +752,12 @@ PlanArg = Annotated[Path, typer.Argument(help="A plan written by `lineage migrat
                                          show_default=False)]
 
 
+AllowBrokenOpt = Annotated[bool, typer.Option(
+    "--allow-broken-chains",
+    help="Also rename generations whose chain the audit calls broken (parent missing, misplaced or "
+         "unreadable, or such an ancestor); each is named in a warning. Without it they are blocked.")]
+
+
 @migrate_app.command("plan")
 @command
 def migrate_plan(
@@ -760,24 +766,27 @@ def migrate_plan(
                                          show_default=False)],
     stage: Annotated[Optional[list[str]], typer.Option("--stage", help="Rename IDs of this stage (repeatable); their descendants always follow.")] = None,
     only: Annotated[RenameScope, typer.Option("--only", help="Which stored IDs to rename: legacy, mismatched, or all (with malformed).")] = RenameScope.all,
+    allow_broken_chains: AllowBrokenOpt = False,
     no_progress: NoProgressOpt = False,
 ):
     """Write a phased rename plan (drafts -> essays -> evaluations): every folder rename, every
     byte-precise file edit, partition key changes, and a fingerprint of every file it touches.
-    Read-only: nothing under DATA_ROOT is written.
+    A rename under a broken parent chain, or without a computable ID, is listed under
+    `blocked` with the check that reports it. Read-only: nothing under DATA_ROOT is written.
 
     Example: lineage migrate plan data/ --only legacy --output plan.json
     """
-    from lineage.migrate import build_plan, dumps_plan, plan_summary
+    from lineage.migrate import build_plan, plan_summary
 
     _check_stages(stage)
     _check_output_place(data_root, output)
     store, seconds = _load(data_root, no_progress)
-    plan = build_plan(store, only.value, stage, progress=None if no_progress else _say)
-    for warning in plan["warnings"]:
+    plan = build_plan(store, only.value, stage, progress=None if no_progress else _say,
+                      allow_broken=allow_broken_chains)
+    for warning in plan.warnings:
         _warn(warning)
     with destination(output) as out:
-        out.write(dumps_plan(plan).decode())
+        out.write(plan.dumps().decode())
     _say(f"OK: plan: {plan_summary(plan)}; wrote {output} ({seconds:.1f}s scan; nothing under {data_root} written)")
 
 
@@ -799,7 +808,7 @@ def migrate_simulate(
     from lineage.migrate import SIMULATION_COLUMNS, load_plan, simulate, simulation_rows
 
     plan, sha = load_plan(str(plan_file))
-    _check_output_place(Path(plan["data_root"]), output)
+    _check_output_place(Path(plan.data_root), output)
     doc = simulate(plan, sha, str(into), progress=_say)
     emit_rows(simulation_rows(doc), SIMULATION_COLUMNS, format.value, output, title="Migration simulation",
               document=doc)
@@ -811,27 +820,17 @@ def migrate_simulate(
     raise typer.Exit(int(ExitStatus.FINDINGS if failed else ExitStatus.OK))
 
 
-@migrate_app.command("apply")
-@command
-def migrate_apply(
-    plan_file: PlanArg,
-    yes: Annotated[bool, typer.Option("--yes", help="Really apply; without it this is a dry run that writes nothing.")] = False,
-    resume: Annotated[bool, typer.Option("--resume", help="Finish an apply that was interrupted (crash, kill, power loss).")] = False,
-    dagster_home: Annotated[Optional[Path], typer.Option("--dagster-home", help="Refuse while this Dagster instance has runs in progress; move partition keys through it when dagster is importable.", show_default=False)] = None,
-    format: FormatOpt = Format.table,
-    output: OutputOpt = None,
-):
-    """Apply a plan in place, journaled next to the plan (PLAN.json.journal/), and write the undo
-    plan PLAN.undo.json; the rows are the plan's steps (on --resume, those done before too).
-    Without --yes: a dry run that lists the steps and writes nothing.
+YesOpt = Annotated[bool, typer.Option("--yes", help="Really write; without it this is a dry run that writes nothing.")]
+DagsterHomeOpt = Annotated[Optional[Path], typer.Option("--dagster-home", help="Refuse while this Dagster instance has runs in progress; move partition keys through it when dagster is importable.", show_default=False)]
 
-    Example: lineage migrate apply plan.json --yes --dagster-home ~/.dagster
-    """
+
+def _run_plan(plan_file: Path, plan, sha: str, yes: bool, resume: bool, dagster_home: Optional[Path],
+              format: Format, output: Optional[Path], what: str) -> None:
+    """Apply (or dry-run) a loaded plan: the shared body of `apply` and `undo`."""
     from lineage import migrate as m
+    from lineage.migrate.rootfs import RootFS
 
-    plan, sha = m.load_plan(str(plan_file))
-    root = plan["data_root"]
-    m.validate_plan(plan, root)  # every path and ID, before anything is written
+    root = plan.data_root
     if not os.path.isdir(root):
         raise UsageError(f"data root {root} of the plan is not a folder")
     _check_output_place(Path(root), output)  # only the plan's edits go into the data root
@@ -848,28 +847,74 @@ def migrate_apply(
                   f"{m.partitions_csv(str(plan_file))} for the operator")
     executor = m.executor_for(str(plan_file), plan, sha, str(dagster_home) if dagster_home else None,
                               progress=_say)
-    if not yes and not resume:
-        emit_rows(m.step_rows(plan), m.STEP_COLUMNS, format.value, output, title="Steps apply would run")
-        state = executor.journal.state()
+    if not yes:
+        state = executor.state()
+        todo = executor.remaining(state) if state.begin else plan.steps
+        emit_rows(m.step_rows(plan, todo), m.STEP_COLUMNS, format.value, output, title=f"Steps {what} would run")
         if state.committed:
             raise UsageError("dry run: this plan was already applied (see its journal); nothing written")
         if state.begin:
-            _say("dry run: an earlier apply was interrupted; `--resume` finishes it. Nothing written")
+            _say(f"dry run: an earlier run was interrupted; {len(todo):,} of {len(plan.steps):,} steps remain. "
+                 "Nothing written; --resume --yes finishes it")
             return
-        problems = executor.stale()
+        with RootFS(root) as fs:
+            problems = executor.preflight(fs)
         if problems:
             raise m.StaleError(f"dry run: plan is stale ({problems[0]}; {len(problems)} changes); nothing written")
-        _say(f"dry run: nothing written; {len(plan['steps']):,} steps would run on {root}; "
-             "re-run with --yes to apply")
+        _say(f"dry run: nothing written; {len(plan.steps):,} steps would run on {root}; re-run with --yes to {what}")
         return
     result = executor.run(resume=resume)
     if result.note:
         _say(f"OK: {result.note}")
         return
     emit_rows(m.step_rows(plan), m.STEP_COLUMNS, format.value, output, title="Steps applied")
-    _say(f"OK: applied {plan_file}: {result.applied:,} steps done, {result.already:,} already done"
-         + (" (resumed)" if result.resumed else "") + f"; partition keys: {result.partitions}; "
-         f"undo with: lineage migrate apply {result.undo} --yes")
+    tail = (f"; undo with: lineage migrate undo {plan_file} --yes" if plan.kind == "migrate" else "")
+    _say(f"OK: {what}: {plan_file}: {result.applied:,} steps done, {result.already:,} already done"
+         + (" (resumed)" if result.resumed else "") + f"; partition keys: {result.partitions}{tail}")
+
+
+@migrate_app.command("apply")
+@command
+def migrate_apply(
+    plan_file: PlanArg,
+    yes: YesOpt = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an apply that was interrupted (crash, kill, power loss); with --yes.")] = False,
+    dagster_home: DagsterHomeOpt = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+):
+    """Apply a plan in place, journaled next to the plan (PLAN.json.journal/). The undo plan
+    PLAN.undo.json is written before the first write. Writing always needs --yes; without it
+    this is a dry run that lists the steps (with --resume: the steps left) and writes nothing.
+
+    Example: lineage migrate apply plan.json --yes --dagster-home ~/.dagster
+    """
+    from lineage import migrate as m
+
+    plan, sha = m.load_plan(str(plan_file))  # every path and ID checked before anything is written
+    _run_plan(plan_file, plan, sha, yes, resume, dagster_home, format, output, "apply")
+
+
+@migrate_app.command("undo")
+@command
+def migrate_undo(
+    plan_file: PlanArg,
+    yes: YesOpt = False,
+    dagster_home: DagsterHomeOpt = None,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+):
+    """Roll back an apply of PLAN, finished or not (a crash, a file it could not write): run
+    PLAN.undo.json, which the apply wrote before its first write. Every step finds out how far
+    the apply got; an undo that is interrupted is finished by running this again.
+
+    Example: lineage migrate undo plan.json --yes
+    """
+    from lineage import migrate as m
+
+    plan, sha = m.load_plan(str(plan_file))
+    path, undo, undo_sha = m.undo_for(str(plan_file), plan, sha)
+    _run_plan(Path(path), undo, undo_sha, yes, True, dagster_home, format, output, "undo")
 
 
 # --- report ----------------------------------------------------------------------------------
@@ -897,8 +942,9 @@ def report(
     _check_output_place(data_root, target, make_parents=True)
     start = time.perf_counter()
     store, _ = _load(data_root, no_progress)
-    audited = run_audit(_backend(store, BackendName.networkx), str(data_root))
-    text = build(store, audited, sample=sample, seed=seed)
+    backend = _backend(store, BackendName.networkx)
+    audited = run_audit(backend, str(data_root))
+    text = build(backend.graph, audited, sample=sample, seed=seed)
     if target is not None:
         target.parent.mkdir(parents=True, exist_ok=True)
     with destination(target) as out:

@@ -17,8 +17,9 @@ import orjson
 from lineage import ids
 from lineage.loaders.csv_chunks import read_small
 from lineage.loaders.store import MAX_METADATA_BYTES, in_store, read_capped
-from lineage.model import Generation, Reference, Store
-from lineage.rename import Index, MappingResult, Rename, cascade, result_of
+from lineage.loaders.lineage_graph import LineageGraph, of
+from lineage.model import Generation, Reference, Store, gen_key
+from lineage.rename import MappingResult, Rename, cascade, result_of
 from lineage.status import UsageError
 
 PLACE_COLUMNS = ["old_id", "new_id", "stage", "cause", "kind", "path", "line", "column", "pointer",
@@ -162,23 +163,22 @@ class Impact:
 
 # --- computing it --------------------------------------------------------------------------------
 
-def seeds_from_ids(index: Index, gen_ids: list[str]) -> dict[str, None]:
+def seeds_from_ids(g: LineageGraph, gen_ids: list[str]) -> dict[str, None]:
     """Generation keys to rename to the ID their metadata implies; an unknown ID is an error."""
     seeds: dict[str, None] = {}
     for gen_id in gen_ids:
-        found = index.by_id.get(gen_id.strip())
+        found = g.find(gen_id.strip())
         if not found:
             raise UsageError(f"{gen_id} names no generation folder under gens/")
-        for gen in found:
-            seeds[gen.key] = None
+        seeds.update(dict.fromkeys(found))
     return seeds
 
 
-def seeds_from_mapping(index: Index, entries: list[Entry]) -> tuple[dict[str, str], list[str]]:
+def seeds_from_mapping(g: LineageGraph, entries: list[Entry]) -> tuple[dict[str, str], list[str]]:
     seeds: dict[str, str] = {}
     warnings = []
     for e in entries:
-        found = [g for g in index.by_id.get(e.old_id, ()) if not e.stage or g.stage == e.stage]
+        found = [g.record(k) for k in g.find(e.old_id) if not e.stage or g.nodes[k]["stage"] == e.stage]
         where = f"mapping line {e.line}"
         if not found:
             raise UsageError(f"{where}: {e.old_id} names no generation folder under gens/"
@@ -199,37 +199,48 @@ def seeds_from_mapping(index: Index, entries: list[Entry]) -> tuple[dict[str, st
     return seeds, warnings
 
 
-def impact(store: Store, gen_ids: list[str] | None = None, entries: list[Entry] | None = None,
-           index: Index | None = None) -> Impact:
+def impact(source: Store | LineageGraph, gen_ids: list[str] | None = None, entries: list[Entry] | None = None,
+           allow_broken: bool = False) -> Impact:
     """Every place to update for the renames: GEN_IDs (to the IDs their metadata implies) or a
-    mapping; their descendants follow (cascade). `index`: the store's, if the caller has one."""
-    index = index or Index(store)
+    mapping; their descendants follow (cascade). A rename under a broken chain is blocked
+    unless `allow_broken`, as in a migration plan."""
+    g = of(source)
     if entries is not None:
-        seeds, warnings = seeds_from_mapping(index, entries)
-        nodes = cascade(store, seeds, index, seed_cause="mapping")
+        seeds, warnings = seeds_from_mapping(g, entries)
+        nodes = cascade(g, seeds, seed_cause="mapping", allow_broken=allow_broken)
     else:
-        seeds, warnings = seeds_from_ids(index, gen_ids or []), []
-        nodes = cascade(store, seeds, index, seed_cause="given")
-    result: MappingResult = result_of(index, nodes, None)
+        seeds, warnings = seeds_from_ids(g, gen_ids or []), []
+        nodes = cascade(g, seeds, seed_cause="given", allow_broken=allow_broken)
+    result: MappingResult = result_of(g, nodes, None)
 
     for key in seeds:
         n = nodes[key]
         if not n.renamed:
-            if n.problem:
+            if n.blocked:
+                pass  # said below, with every other blocked rename
+            elif n.problem:
                 warnings.append(f"{n.gen.stage} {n.gen.gen_id}: no ID can be computed ({n.problem}); not renamed")
             else:
                 warnings.append(f"{n.gen.stage} {n.gen.gen_id} already has the ID its metadata implies; not renamed")
         elif n.cause == "mapping" and n.candidate and n.candidate != n.new_id:
             warnings.append(f"{n.gen.stage} {n.gen.gen_id}: mapped to {n.new_id}, but its metadata implies "
                             f"{n.candidate}")
-    for b in result.blocked:
-        warnings.append(f"{b['stage']} {b['gen_id']} (below {b['via']}) gets no new ID: {b['problem']}")
+    warnings += blocked_warnings(result)
 
     out = Impact(result.renames, [], result.conflicts, result.blocked, warnings)
     if result.renames:
-        out.places = places(store, index, result.renames, nodes, out.warnings)
-    _drawing(out, index, nodes)
+        out.places = places(g, result.renames, out.warnings)
+    _drawing(out, g, nodes)
     return out
+
+
+def blocked_warnings(result: MappingResult) -> list[str]:
+    """One line per rename left out (and per rename done despite a broken chain)."""
+    out = []
+    for b in result.blocked:
+        below = f" (below {b['via']})" if b["via"] else ""
+        out.append(f"{b['stage']} {b['gen_id']}{below} keeps its ID: {b['check']}: {b['problem']}")
+    return out + result.warnings
 
 
 class _Renames:
@@ -250,7 +261,9 @@ class _Renames:
         return next((r for r in found if r.stage == stage), found[0])
 
 
-def places(store: Store, index: Index, renames: list[Rename], nodes: dict, warnings: list[str]) -> list[Place]:
+def places(g: LineageGraph, renames: list[Rename], warnings: list[str]) -> list[Place]:
+    """Every place that mentions an old ID of `renames`, found in the graph's store."""
+    store = g.store
     lookup = _Renames(renames)
     out: list[Place] = []
     for r in renames:
@@ -264,7 +277,7 @@ def places(store: Store, index: Index, renames: list[Rename], nodes: dict, warni
 
     # metadata.json: already in memory for every generation, so every one is searched.
     touched: set[str] = set()
-    renamed_keys = {f"{r.stage}/{r.old_id}" for r in renames}
+    renamed_keys = {gen_key(r.stage, r.old_id) for r in renames}
     for gen in store.generations:
         if gen.meta is None:
             continue
@@ -275,12 +288,12 @@ def places(store: Store, index: Index, renames: list[Rename], nodes: dict, warni
     # raw_metadata.json / parsed_metadata.json: only of the generations concerned.
     concerned = set(touched)
     for r in renames:
-        gen = index.get(r.stage, r.old_id)
-        if gen is not None:
-            concerned.add(gen.key)
-            concerned.update(d.key for d in index.descendants(gen))
+        key = gen_key(r.stage, r.old_id)
+        if key in g:
+            concerned.add(key)
+            concerned.update(g.descendants(key, cut_loops=True))
     for key in sorted(concerned):
-        gen = index.by_key[key]
+        gen = g.record(key)
         for name in RUN_METADATA_FILES:
             if name not in gen.files:
                 continue
@@ -447,27 +460,27 @@ def _text_places(store: Store, lookup: _Renames, warnings: list[str]) -> list[Pl
 
 # --- drawings ------------------------------------------------------------------------------------
 
-def _drawing(out: Impact, index: Index, nodes: dict) -> None:
+def _drawing(out: Impact, g: LineageGraph, nodes: dict) -> None:
     """The cascade as a graph: renamed generations, the kept parents of the first renames, and
     descendants that get no new ID; edges go parent -> child."""
     keys: dict[str, str] = {}
     for r in out.renames:
-        keys[f"{r.stage}/{r.old_id}"] = "renamed"
+        keys[gen_key(r.stage, r.old_id)] = "renamed"
     for b in out.blocked:
-        keys[f"{b['stage']}/{b['gen_id']}"] = "blocked"
+        keys[gen_key(b["stage"], b["gen_id"])] = "blocked"
     for key in list(keys):
-        parent = index.parent.get(key)
-        if parent is not None and parent.key not in keys:
-            keys[parent.key] = "kept"
+        parent = g.parent_generation(key)
+        if parent is not None and parent not in keys:
+            keys[parent] = "kept"
     for key, role in keys.items():
-        gen = index.by_key[key]
+        gen = g.record(key)
         n = nodes.get(key)
         out.nodes[key] = {"stage": gen.stage, "old_id": gen.gen_id,
                           "new_id": n.new_id if n is not None and n.renamed else "", "role": role}
     for key in keys:
-        parent = index.parent.get(key)
-        if parent is not None and parent.key in keys:
-            out.edges.append((parent.key, key))
+        parent = g.parent_generation(key)
+        if parent is not None and parent in keys:
+            out.edges.append((parent, key))
     order = {s: i for i, s in enumerate(ids.STAGES)}
     out.nodes = dict(sorted(out.nodes.items(), key=lambda kv: (order[kv[1]["stage"]], kv[1]["old_id"])))
     position = {key: i for i, key in enumerate(out.nodes)}

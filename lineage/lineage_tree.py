@@ -4,48 +4,45 @@ from __future__ import annotations
 
 from typing import Any
 
-import networkx as nx
 from rich.text import Text
 from rich.tree import Tree
 
-from lineage.loaders.graph_model import gen_key, missing_key
-from lineage.ids import STAGES
+from lineage.loaders.lineage_graph import LineageGraph
 from lineage.model import Finding
-from lineage.queries.networkx_queries import ancestors, children_index, places_to
 
 
-def lineage_of(g: nx.DiGraph, gen_id: str, findings: list[Finding]) -> list[dict[str, Any]]:
+def lineage_of(g: LineageGraph, gen_id: str, findings: list[Finding]) -> list[dict[str, Any]]:
     """One view per node carrying this ID (a generation in some stage, or a Missing reference)."""
     problems: dict[tuple[str | None, str | None], list[str]] = {}
     for f in findings:
         problems.setdefault((f.stage, f.gen_id), []).append(f"{f.severity}: {f.check}: {f.message}")
-    keys = [gen_key(s, gen_id) for s in STAGES if gen_key(s, gen_id) in g]
-    if missing_key(gen_id) in g:
-        keys.append(missing_key(gen_id))
+    keys = g.find(gen_id)
+    if g.missing(gen_id):
+        keys.append(g.missing(gen_id))
     return [_view(g, k, problems) for k in keys]
 
 
-def _node(g: nx.DiGraph, key: str, problems) -> dict[str, Any]:
+def _node(g: LineageGraph, key: str, problems) -> dict[str, Any]:
     n = g.nodes[key]
-    if "Missing" in n["labels"]:
+    if g.is_missing(key):
         return {"stage": None, "gen_id": n["gen_id"], "missing": True, "problems": ["no such generation"]}
     return {"stage": n["stage"], "gen_id": n["gen_id"], "missing": False,
             "problems": problems.get((n["stage"], n["gen_id"]), [])}
 
 
-def _view(g: nx.DiGraph, key: str, problems) -> dict[str, Any]:
+def _view(g: LineageGraph, key: str, problems) -> dict[str, Any]:
     view = _node(g, key, problems)
-    view["ancestors"] = [_node(g, up, problems) for up in ancestors(g, key)]
+    view["ancestors"] = [_node(g, up, problems) for up in g.ancestors(key)]
     view["descendants"] = _descend(g, key, problems, {key})
     view["referenced_by"] = [{"path": g.nodes[u]["path"], "line": p["line"], "column": p["column"] or None}
-                             for u, p in places_to(g, key) if "Artifact" in g.nodes[u]["labels"]]
-    view["cohorts"] = sorted(g.nodes[u]["cohort_id"] for u in g._pred[key] if "Cohort" in g.nodes[u]["labels"])
+                             for u, p in g.places_to(key) if g.has_label(u, "Artifact")]
+    view["cohorts"] = sorted(g.nodes[u]["cohort_id"] for u in g.sources_into(key) if g.has_label(u, "Cohort"))
     return view
 
 
-def _descend(g: nx.DiGraph, key: str, problems, seen: set[str]) -> list[dict[str, Any]]:
+def _descend(g: LineageGraph, key: str, problems, seen: set[str]) -> list[dict[str, Any]]:
     out = []
-    for child in sorted(children_index(g).get(key, ())):
+    for child in sorted(g.children(key)):
         if child in seen:
             continue
         seen.add(child)

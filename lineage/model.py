@@ -9,6 +9,28 @@ SEVERITIES = ("info", "warn", "error")
 SEVERITY_RANK = {"none": 0, "info": 1, "warn": 2, "error": 3}
 
 
+# Node keys of the lineage graph, spelled here once: the graph, the write path and the Neo4j
+# loader (which prefixes the data root) all name a node this way.
+def gen_key(stage: str, gen_id: str) -> str:
+    return f"gen:{stage}/{gen_id}"
+
+
+def missing_key(gen_id: str) -> str:
+    return f"missing:{gen_id}"
+
+
+def cohort_key(cohort_id: str) -> str:
+    return f"cohort:{cohort_id}"
+
+
+def artifact_key(path: str) -> str:
+    return f"artifact:{path}"
+
+
+def problem_key(n: int) -> str:
+    return f"problem:{n}"
+
+
 @dataclass(slots=True)
 class Generation:
     """One folder under gens/<stage>/ and the facts derived from it while loading."""
@@ -38,7 +60,7 @@ class Generation:
 
     @property
     def key(self) -> str:
-        return f"{self.stage}/{self.gen_id}"
+        return gen_key(self.stage, self.gen_id)
 
     @property
     def metadata_path(self) -> str:

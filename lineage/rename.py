@@ -2,16 +2,20 @@
 
 An essay's signature holds its draft's gen_id and an evaluation's its essay's (DOMAIN 3.4), so a
 new ID is computed from the parent's NEW ID, drafts -> essays -> evaluations. `cascade` is the one
-engine; `id_rows` (the `lineage ids` report) and `mapping` (old -> new renames) read its result.
+engine; `id_report` (the `lineage ids` report) and `mapping` (old -> new renames) read its result.
+
+Parents, descendants, loops and chain verdicts come from the lineage graph, so a rename is never
+computed from a parent the audit calls missing or misplaced: such a rename is blocked, with the
+check that reports it, unless the caller opts in (`allow_broken`).
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from lineage import ids
+from lineage.loaders.lineage_graph import LineageGraph, of
 from lineage.model import Generation, Store
 
 ONLY = ("legacy", "mismatch", "all")
@@ -19,62 +23,6 @@ REUSE, REGENERATE = "reuse", "regenerate"
 
 ID_COLUMNS = ["stage", "stored_id", "id_class", "recomputed_id", "cascaded_id", "signature_problem",
               "action", "reason", "descendants_regenerated", "llm_calls", "conflict"]
-
-
-def _key(stage: str, gen_id: str) -> str:
-    return f"{stage}/{gen_id}"
-
-
-class Index:
-    """Generations by (stage, id), each one's parent (as the cascade sees it) and its children.
-
-    A parent is looked up in the stage the child expects first, then in any stage (as the graph
-    does), so a parent filed in the wrong stage still passes its rename on. Only that fallback
-    can make a loop (an essay whose parent_gen_id names an essay that names it back).
-    """
-
-    def __init__(self, store: Store):
-        self.store = store
-        self.by_key: dict[str, Generation] = {}
-        self.by_id: dict[str, list[Generation]] = {}
-        for gen in store.generations:
-            self.by_key[gen.key] = gen
-            self.by_id.setdefault(gen.gen_id, []).append(gen)
-        self.parent: dict[str, Generation | None] = {g.key: self._find_parent(g) for g in store.generations}
-        self.loops = _cycle_members(self)
-        # The cascade cuts a loop where it closes, so descendants do too.
-        self.children: dict[str, list[Generation]] = {}
-        for gen in store.generations:
-            parent = self.parent[gen.key]
-            if parent is not None and gen.key not in self.loops:
-                self.children.setdefault(parent.key, []).append(gen)
-
-    def _find_parent(self, gen: Generation) -> Generation | None:
-        stage = ids.PARENT_STAGE.get(gen.stage)
-        if stage is None or not gen.parent_gen_id:
-            return None
-        found = self.by_key.get(_key(stage, gen.parent_gen_id))
-        if found is not None:
-            return found
-        others = {g.stage: g for g in self.by_id.get(gen.parent_gen_id, ())}
-        return next((others[s] for s in ids.STAGES if s in others), None)
-
-    def get(self, stage: str, gen_id: str) -> Generation | None:
-        return self.by_key.get(_key(stage, gen_id))
-
-    def descendants(self, gen: Generation) -> list[Generation]:
-        """Every generation below `gen`, parents before children; cycle-safe."""
-        out: list[Generation] = []
-        seen = {gen.key}
-        queue = deque(self.children.get(gen.key, ()))
-        while queue:
-            g = queue.popleft()
-            if g.key in seen:
-                continue
-            seen.add(g.key)
-            out.append(g)
-            queue.extend(self.children.get(g.key, ()))
-        return out
 
 
 @dataclass(slots=True)
@@ -92,6 +40,7 @@ class Node:
     via: str = ""  # the renamed parent this rename cascades from (its old ID)
     notes: list[str] = field(default_factory=list)
     in_loop: bool = False
+    blocked: tuple[str, str] | None = None  # (check, reason) that keeps a wanted rename out
 
 
 def meta_problem(gen: Generation) -> str:
@@ -102,69 +51,50 @@ def meta_problem(gen: Generation) -> str:
     return ""
 
 
-def _cycle_members(index: Index) -> dict[str, list[str]]:
-    """key -> the loop it sits on, for generations whose parent chain loops back on itself."""
-    loops: dict[str, list[str]] = {}
-    done: set[str] = set()
-    for gen in index.store.generations:
-        path: list[str] = []
-        on_path: dict[str, int] = {}
-        g: Generation | None = gen
-        while g is not None and g.key not in done and g.key not in on_path:
-            on_path[g.key] = len(path)
-            path.append(g.key)
-            g = index.parent.get(g.key)
-        if g is not None and g.key in on_path:
-            loop = path[on_path[g.key]:]
-            first = loop.index(min(loop))  # the same text whatever order the folders were listed in
-            loop = loop[first:] + loop[:first]
-            for k in loop:
-                loops[k] = loop
-        done.update(path)
-    return loops
+def _no_id_check(gen: Generation) -> str:
+    """The check that reports why a generation has no computable ID."""
+    if gen.meta_status == "missing":
+        return "store.metadata_missing"
+    if gen.meta is None:
+        return "store.metadata_invalid"
+    return "id.signature_incomplete"
 
 
-def cascade(store: Store, seeds: Mapping[str, str | None] | None = None,
-            index: Index | None = None, seed_cause: str | None = None) -> dict[str, Node]:
+def _where(gen: Generation) -> str:
+    return f"{gen.stage}/{gen.gen_id}"
+
+
+def cascade(source: Store | LineageGraph, seeds: Mapping[str, str | None] | None = None,
+            seed_cause: str | None = None, allow_broken: bool = False) -> dict[str, Node]:
     """key -> Node for every generation.
 
     `seeds` maps generation keys to an explicit new ID, or to None for "the ID its metadata
     implies". A generation is renamed when it is a seed or its parent is renamed; the others
     keep their stored ID. With `seeds=None` every generation is a seed: the full cascade.
     `seed_cause` labels the seeds' renames (default: legacy, mismatch or malformed).
+    A wanted rename of a generation whose chain is broken (the graph's verdict) is blocked,
+    unless `allow_broken`; so is one whose ID cannot be computed.
     """
-    index = index or Index(store)
-    loops = index.loops
+    g = of(source)
     nodes: dict[str, Node] = {}
-
-    def visit(gen: Generation) -> Node:
-        # Walk up to the first decided ancestor, then decide parents before children.
-        chain: list[Generation] = []
-        g: Generation | None = gen
-        while g is not None and g.key not in nodes:
-            chain.append(g)
-            g = None if g.key in loops else index.parent.get(g.key)
-        for g in reversed(chain):
-            nodes[g.key] = _decide(g, index, nodes, seeds, loops, seed_cause)
-        return nodes[gen.key]
-
-    for gen in store.generations:
-        visit(gen)
+    for key in g.parents_first([x.key for x in g.store.generations]):
+        nodes[key] = _decide(g, key, nodes, seeds, seed_cause, allow_broken)
     return nodes
 
 
-def _decide(gen: Generation, index: Index, nodes: dict[str, Node],
-            seeds: Mapping[str, str | None] | None, loops: dict[str, list[str]],
-            seed_cause: str | None) -> Node:
-    node = Node(gen, parent=index.parent.get(gen.key), in_loop=gen.key in loops)
+def _decide(g: LineageGraph, key: str, nodes: dict[str, Node], seeds: Mapping[str, str | None] | None,
+            seed_cause: str | None, allow_broken: bool) -> Node:
+    gen = g.record(key)
+    up = g.parent_generation(key)
+    loop = g.loops.get(key)
+    node = Node(gen, parent=g.record(up) if up else None, in_loop=loop is not None)
     # On a loop the parent is treated as kept, so the loop is cut deterministically.
-    parent_node = None if node.in_loop or node.parent is None else nodes.get(node.parent.key)
+    parent_node = None if loop or up is None else nodes.get(up)
     parent_renamed = bool(parent_node and parent_node.renamed)
-    is_seed = seeds is None or gen.key in seeds
+    is_seed = seeds is None or key in seeds
 
-    if node.in_loop:
-        node.notes.append("parent chain loops (" + " -> ".join(loops[gen.key]) +
-                          "); cascaded from the stored parent_gen_id")
+    if loop:
+        node.notes.append("parent chain loops (" + " -> ".join(_where(g.record(k)) for k in loop) + ")")
     elif gen.stage != "draft" and gen.parent_gen_id and node.parent is None:
         node.notes.append(f"parent {gen.parent_gen_id} not found; cascaded from the stored parent_gen_id")
     elif node.parent is not None and node.parent.stage != ids.PARENT_STAGE.get(gen.stage):
@@ -187,13 +117,25 @@ def _decide(gen: Generation, index: Index, nodes: dict[str, Node],
             node.candidate = ids.deterministic_id(gen.stage, parts, node.collision)
     node.problem = problem
 
-    explicit = seeds.get(gen.key) if seeds is not None else None
+    explicit = seeds.get(key) if seeds is not None else None
     if explicit:
-        node.new_id = explicit
+        wanted = explicit
     elif is_seed or parent_renamed:
-        node.new_id = node.candidate or ""
+        wanted = node.candidate or ""
     else:
-        node.new_id = gen.gen_id
+        wanted = gen.gen_id
+    if wanted != gen.gen_id and (is_seed or parent_renamed):
+        if not wanted:
+            node.blocked = (_no_id_check(gen), f"no ID can be computed: {problem}")
+        elif (verdict := g.chain_problem(key)) is not None:
+            reason = verdict.describe(g)
+            if allow_broken:
+                node.notes.append(f"renamed despite {verdict.check}: {reason}")
+            else:
+                node.blocked = (verdict.check, reason)
+    if loop and not node.blocked:
+        node.notes[0] += "; cascaded from the stored parent_gen_id"
+    node.new_id = gen.gen_id if node.blocked else wanted
     node.renamed = bool(node.new_id) and node.new_id != gen.gen_id
     if node.renamed:
         if explicit:
@@ -232,28 +174,30 @@ def regenerates_with_llm(gen: Generation) -> bool:
     return gen.mode != "copy"
 
 
-def id_rows(store: Store, stages: Iterable[str] | None = None, only_changed: bool = False) -> list[dict]:
+def id_rows(source: Store | LineageGraph, stages: Iterable[str] | None = None,
+            only_changed: bool = False) -> list[dict]:
     """One row per generation (ID_COLUMNS), ordered by stage and stored ID."""
-    return id_report(store, stages, only_changed)[0]
+    return id_report(source, stages, only_changed)[0]
 
 
-def id_report(store: Store, stages: Iterable[str] | None = None, only_changed: bool = False,
-              nodes: dict[str, Node] | None = None, index: Index | None = None) -> tuple[list[dict], dict]:
+def id_report(source: Store | LineageGraph, stages: Iterable[str] | None = None, only_changed: bool = False,
+              nodes: dict[str, Node] | None = None) -> tuple[list[dict], dict]:
     """The rows and the totals over the selected stages (before `only_changed` drops rows).
 
     A row's llm_calls counts its descendants too, so the totals count each generation once.
     """
-    index = index or Index(store)
-    nodes = nodes if nodes is not None else cascade(store, index=index)
+    g = of(source)
+    nodes = nodes if nodes is not None else cascade(g)
     conflict_text: dict[str, list[str]] = {}
-    for c in conflicts_of(index, [n for n in nodes.values() if n.renamed]):
+    for c in conflicts_of(g, [n for n in nodes.values() if n.renamed]):
         for old in c["old_ids"]:
-            conflict_text.setdefault(_key(c["stage"], old), []).append(c["message"])
+            conflict_text.setdefault(f"{c['stage']}/{old}", []).append(c["message"])
 
     action: dict[str, str] = {}
     reasons: dict[str, list[str]] = {}
-    for gen in _parents_first(store, index):
-        node = nodes[gen.key]
+    for key in g.parents_first([x.key for x in _ordered(g.store)]):
+        node = nodes[key]
+        gen = node.gen
         why: list[str] = []
         parent = node.parent
         parent_regen = (parent is not None and not node.in_loop
@@ -264,51 +208,57 @@ def id_report(store: Store, stages: Iterable[str] | None = None, only_changed: b
             why.append(f"parent {node.via} becomes {nodes[parent.key].new_id}")
         elif parent_regen:
             why.append(f"parent {parent.gen_id} is regenerated")
-        if node.renamed:
+        if node.renamed or (node.blocked and not node.problem):
             own = _own_reason(gen)
             if own:
                 why.append(own)
             if node.collision:
                 why.append(f"collision suffix -{node.collision} kept")
-        regen = bool(node.problem or node.renamed or parent_regen)
+        regen = bool(node.problem or node.renamed or parent_regen or (node.blocked and own_id_wrong(gen)))
         if not regen:
             why.append("stored ID matches its metadata" +
                        (f" (collision suffix -{node.collision} kept)" if node.collision else ""))
         why += node.notes
-        action[gen.key] = REGENERATE if regen else REUSE
-        reasons[gen.key] = why
+        if node.blocked and not node.problem:
+            check, reason = node.blocked
+            why.append(f"rename to {node.candidate} blocked by {check}: {reason}")
+        action[key] = REGENERATE if regen else REUSE
+        reasons[key] = why
 
+    weights = {k: int(regenerates_with_llm(n.gen)) for k, n in nodes.items()}
+    below = g.descendant_totals(cut_loops=True)
+    calls_below = g.descendant_totals(weights.__getitem__, cut_loops=True)
     wanted = set(stages) if stages else None
     rows = []
     totals = {"generations": 0, "reuse": 0, "regenerate": 0, "renamed": 0, "no_id": 0, "llm_calls": 0,
-              "conflicts": 0}
-    for gen in _ordered(store):
+              "conflicts": 0, "blocked": 0}
+    for gen in _ordered(g.store):
         if wanted is not None and gen.stage not in wanted:
             continue
-        node = nodes[gen.key]
-        regen = action[gen.key] == REGENERATE
+        key = gen.key
+        node = nodes[key]
+        regen = action[key] == REGENERATE
         totals["generations"] += 1
-        totals[action[gen.key]] += 1
+        totals[action[key]] += 1
         totals["renamed"] += int(node.renamed)
         totals["no_id"] += int(bool(node.problem))
-        totals["llm_calls"] += int(regen and regenerates_with_llm(gen))
-        totals["conflicts"] += int(gen.key in conflict_text)
+        totals["llm_calls"] += int(regen and weights[key])
+        totals["conflicts"] += int(f"{gen.stage}/{gen.gen_id}" in conflict_text)
+        totals["blocked"] += int(node.blocked is not None and not node.problem)
         if only_changed and not regen:
             continue
-        below = index.descendants(gen) if regen else []
-        calls = (int(regenerates_with_llm(gen)) + sum(1 for d in below if regenerates_with_llm(d))) if regen else 0
         rows.append({
             "stage": gen.stage,
             "stored_id": gen.gen_id,
             "id_class": gen.id_kind,
             "recomputed_id": gen.expected_id,
-            "cascaded_id": node.candidate or "",
+            "cascaded_id": node.new_id if node.blocked and not node.problem else node.candidate or "",
             "signature_problem": node.problem,
-            "action": action[gen.key],
-            "reason": "; ".join(reasons[gen.key]),
-            "descendants_regenerated": len(below),
-            "llm_calls": calls,
-            "conflict": "; ".join(conflict_text.get(gen.key, ())),
+            "action": action[key],
+            "reason": "; ".join(reasons[key]),
+            "descendants_regenerated": below.get(key, 0) if regen else 0,
+            "llm_calls": weights[key] + calls_below.get(key, 0) if regen else 0,
+            "conflict": "; ".join(conflict_text.get(f"{gen.stage}/{gen.gen_id}", ())),
         })
     return rows, totals
 
@@ -326,24 +276,6 @@ def _own_reason(gen: Generation) -> str:
 def _ordered(store: Store) -> list[Generation]:
     order = {s: i for i, s in enumerate(ids.STAGES)}
     return sorted(store.generations, key=lambda g: (order[g.stage], g.gen_id))
-
-
-def _parents_first(store: Store, index: Index) -> list[Generation]:
-    """Every generation once, each after its parent (loops are cut where they close)."""
-    out: list[Generation] = []
-    seen: set[str] = set()
-    for gen in _ordered(store):
-        chain: list[Generation] = []
-        in_chain: set[str] = set()
-        g: Generation | None = gen
-        while g is not None and g.key not in seen and g.key not in in_chain:
-            chain.append(g)
-            in_chain.add(g.key)
-            g = index.parent.get(g.key)
-        for g in reversed(chain):
-            seen.add(g.key)
-            out.append(g)
-    return out
 
 
 # --- renames a migration would do ---------------------------------------------------------------
@@ -367,7 +299,11 @@ class Rename:
 class MappingResult:
     renames: list[Rename]
     conflicts: list[dict]  # {kind, stage, new_id, old_ids, message}
-    blocked: list[dict]  # descendants of a rename that get no new ID: {stage, gen_id, via, problem}
+    # Wanted renames that are not done: {stage, gen_id, check, problem, via}. `check` reports
+    # why (a chain check, or the one that says no ID can be computed); `via` names the renamed
+    # parent a cascade came from, "" for a generation renamed on its own account.
+    blocked: list[dict]
+    warnings: list[str] = field(default_factory=list)  # renames done despite a broken chain
 
 
 def is_seed(gen: Generation, only: str) -> bool:
@@ -380,8 +316,8 @@ def is_seed(gen: Generation, only: str) -> bool:
     return legacy or mismatch or gen.id_kind == ids.MALFORMED
 
 
-def mapping(store: Store, only: str = "all", stages: Iterable[str] | None = None,
-            index: Index | None = None) -> MappingResult:
+def mapping(source: Store | LineageGraph, only: str = "all", stages: Iterable[str] | None = None,
+            allow_broken: bool = False) -> MappingResult:
     """The old -> new renames a migration does, parents first.
 
     `only="legacy"`: legacy IDs and the descendants whose IDs change with them; `"mismatch"`:
@@ -392,34 +328,37 @@ def mapping(store: Store, only: str = "all", stages: Iterable[str] | None = None
     """
     if only not in ONLY:
         raise ValueError(f"only must be one of {', '.join(ONLY)}, not {only!r}")
-    index = index or Index(store)
-    seeds = {g.key: None for g in store.generations if is_seed(g, only)}
-    return result_of(index, cascade(store, seeds, index), stages)
+    g = of(source)
+    seeds = {x.key: None for x in g.store.generations if is_seed(x, only)}
+    return result_of(g, cascade(g, seeds, allow_broken=allow_broken), stages)
 
 
-def result_of(index: Index, nodes: dict[str, Node], stages: Iterable[str] | None) -> MappingResult:
+def result_of(g: LineageGraph, nodes: dict[str, Node], stages: Iterable[str] | None) -> MappingResult:
     wanted = set(stages) if stages else None
     renamed = [n for n in nodes.values() if n.renamed]
     renames = []
-    for gen in _parents_first(index.store, index):
-        n = nodes[gen.key]
-        if not n.renamed or (wanted is not None and gen.stage not in wanted):
+    for key in g.parents_first([x.key for x in _ordered(g.store)]):
+        n = nodes[key]
+        if not n.renamed or (wanted is not None and n.gen.stage not in wanted):
             continue
-        renames.append(Rename(gen.stage, gen.gen_id, n.new_id, n.cause, n.via, gen.path,
+        renames.append(Rename(n.gen.stage, n.gen.gen_id, n.new_id, n.cause, n.via, n.gen.path,
                               n.candidate or ""))
-    blocked = []
-    for gen in _ordered(index.store):
+    blocked, warnings = [], []
+    for gen in _ordered(g.store):
         n = nodes[gen.key]
-        p = n.parent
-        if n.problem and p is not None and nodes[p.key].renamed and not n.in_loop:
-            if wanted is None or gen.stage in wanted:
-                blocked.append({"stage": gen.stage, "gen_id": gen.gen_id, "via": p.gen_id,
-                                "problem": n.problem})
-    conflicts = [c for c in conflicts_of(index, renamed) if wanted is None or c["stage"] in wanted]
-    return MappingResult(renames, conflicts, blocked)
+        if wanted is not None and gen.stage not in wanted:
+            continue
+        if n.blocked:
+            p = n.parent
+            via = p.gen_id if p is not None and nodes[p.key].renamed and not n.in_loop else ""
+            blocked.append({"stage": gen.stage, "gen_id": gen.gen_id, "check": n.blocked[0],
+                            "via": via, "problem": n.blocked[1].removeprefix("no ID can be computed: ")})
+        warnings += [f"{gen.stage} {gen.gen_id}: {note}" for note in n.notes if note.startswith("renamed despite")]
+    conflicts = [c for c in conflicts_of(g, renamed) if wanted is None or c["stage"] in wanted]
+    return MappingResult(renames, conflicts, blocked, warnings)
 
 
-def conflicts_of(index: Index, renamed: list[Node]) -> list[dict]:
+def conflicts_of(g: LineageGraph, renamed: list[Node]) -> list[dict]:
     """Two renames onto one new ID, or a new ID whose folder exists and is not renamed away.
 
     One entry per (kind, stage, new ID): {kind, stage, new_id, old_ids, message}.
@@ -435,10 +374,10 @@ def conflicts_of(index: Index, renamed: list[Node]) -> list[dict]:
         if len(group) > 1:
             out.append({"kind": "same_new_id", "stage": stage, "new_id": new_id, "old_ids": old_ids,
                         "message": f"{' and '.join(old_ids)} would {'both' if len(old_ids) == 2 else 'all'} become {new_id}"})
-        existing = index.get(stage, new_id)
-        if existing is not None and existing.key not in moving:
+        existing = g.get(stage, new_id)
+        if existing is not None and existing["key"] not in moving:
             out.append({"kind": "exists", "stage": stage, "new_id": new_id, "old_ids": old_ids,
-                        "message": f"{new_id} already exists as {existing.path}"})
+                        "message": f"{new_id} already exists as {existing['path']}"})
     return out
 
 

@@ -17,7 +17,8 @@ from lineage.impact import Entry, impact
 from lineage.inventory import STAGE_COLUMNS, inventory, stage_rows, verdict
 from lineage.model import Store
 from lineage.output import rows_to_markdown
-from lineage.rename import Index, id_report, mapping
+from lineage.loaders.lineage_graph import LineageGraph
+from lineage.rename import id_report, mapping
 from lineage.status import UsageError
 
 
@@ -66,14 +67,14 @@ def _cohort_section(store: Store, sample: int, seed: int) -> tuple[str, dict[str
     return text, totals
 
 
-def build(store: Store, report: Report, *, sample: int = 5, seed: int = 0) -> str:
+def build(graph: LineageGraph, report: Report, *, sample: int = 5, seed: int = 0) -> str:
+    store = graph.store
     inv = inventory(store)
     stats = report.statistics
-    index = Index(store)  # one parent index for the three rename views below
-    _, totals = id_report(store, index=index)
-    full = mapping(store, "all", index=index)
+    _, totals = id_report(graph)
+    full = mapping(graph, "all")
     entries = [Entry(r.old_id, r.new_id, r.stage, i) for i, r in enumerate(full.renames, 2)]
-    rename_impact = impact(store, entries=entries, index=index) if entries else None
+    rename_impact = impact(graph, entries=entries) if entries else None
     cohort_text, llm_by_mode = _cohort_section(store, sample, seed)
 
     legacy = inv["length_heuristic"]["shape_legacy"]

@@ -16,18 +16,11 @@ from typing import Any
 
 from lineage.ids import DETERMINISTIC, PARENT_STAGE, STAGES
 from lineage.metadata import REQUIRED_FILES
-from lineage.model import Generation, Store
+from lineage.model import (Generation, Store, artifact_key, cohort_key, gen_key, missing_key,
+                           problem_key)
 
 GENERATION_LABELS = {"draft": ("Generation", "Draft"), "essay": ("Generation", "Essay"),
                      "evaluation": ("Generation", "Evaluation")}
-
-
-def gen_key(stage: str, gen_id: str) -> str:
-    return f"gen:{stage}/{gen_id}"
-
-
-def missing_key(gen_id: str) -> str:
-    return f"missing:{gen_id}"
 
 
 def generation_props(gen: Generation) -> dict[str, Any]:
@@ -184,7 +177,7 @@ def build(store: Store) -> GraphData:
                            {"expected_stage": parent_stage}))
 
     for cohort in store.cohorts:
-        key = f"cohort:{cohort.cohort_id}"
+        key = cohort_key(cohort.cohort_id)
         nodes.append({"key": key, "labels": ("Cohort",), "cohort_id": cohort.cohort_id, "path": cohort.path,
                       "membership_path": cohort.membership_path})
         edges.append(Edges("INCLUDES", [key] * len(cohort.gen_ids),
@@ -192,10 +185,10 @@ def build(store: Store) -> GraphData:
                            {"stage": cohort.stages, "line": cohort.lines, "path": cohort.membership_path}))
 
     for path in store.artifacts:
-        key = f"artifact:{path}"
+        key = artifact_key(path)
         nodes.append({"key": key, "labels": ("Artifact",), "path": path})
     for refs in store.reference_columns:
-        edges.append(Edges("REFERENCES", [f"artifact:{refs.path}"] * len(refs.gen_ids),
+        edges.append(Edges("REFERENCES", [artifact_key(refs.path)] * len(refs.gen_ids),
                            resolve.column(refs.gen_ids, refs.stages),
                            {"line": refs.lines, "column": refs.column, "kind": refs.kind, "stage": refs.stages}))
 
@@ -204,7 +197,7 @@ def build(store: Store) -> GraphData:
         nodes.append({"key": key, "labels": ("Missing",), "gen_id": gen_id})
 
     for i, p in enumerate(store.problems):
-        key = f"problem:{i}"
+        key = problem_key(i)
         nodes.append({"key": key, "labels": ("Problem",), "check": p.check, "path": p.path,
                       "line": p.line, "message": p.message, "cohort": p.cohort})
     return data

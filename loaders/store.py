@@ -284,6 +284,35 @@ def _read_fd(fd: int) -> bytes:
         os.close(fd)
 
 
+def read_user_file(path: str, what: str, limit: int) -> bytes:
+    """A file the user names on the command line (a plan, a mapping, a selection), whole: a
+    regular file of at most `limit` bytes, opened without blocking (a FIFO or a device named
+    there is refused before anything is read). A UsageError says what is wrong, in one line."""
+    from lineage.status import UsageError
+
+    try:
+        fd = os.open(path, _OPEN_READ)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UsageError(f"{what} {path} is not a regular file")
+        if st.st_size > limit:
+            raise UsageError(f"{what} {path} is larger than {limit // (1024 * 1024):,} MiB")
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(fd, 1 << 20)):
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:  # it grew while read
+            raise UsageError(f"{what} {path} is larger than {limit // (1024 * 1024):,} MiB")
+        return b"".join(chunks)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
 def read_capped(path: str) -> bytes:
     """A small file whole, or MAX_METADATA_BYTES + 1 of a file that is too large to be one."""
     return _read_fd(os.open(path, _OPEN_READ))

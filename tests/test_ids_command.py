@@ -144,8 +144,8 @@ def test_copy_mode_missing_inputs_and_missing_parent(make_store):
     assert "5 generations: 1 reuse, 4 regenerate (3 new IDs, 1 without an ID), 3 LLM calls" in stderr
     # The essay without a template is a descendant that a migration cannot rename.
     result = mapping(scan(str(root)))
-    assert result.blocked == [{"stage": "essay", "gen_id": "e_notemplate", "via": "659pyykizln161i6",
-                               "problem": "template_id is missing"}]
+    assert result.blocked == [{"stage": "essay", "gen_id": "e_notemplate", "check": "id.signature_incomplete",
+                               "via": "659pyykizln161i6", "problem": "template_id is missing"}]
 
 
 def test_unreadable_metadata_has_no_new_id(make_store):
@@ -163,12 +163,16 @@ def test_a_parent_loop_terminates_and_is_reported(make_store):
     root = make_store(gens(essay("e_cyclea", "e_cycleb", "creative-synthesis-v10"),
                            essay("e_cycleb", "e_cyclea", "creative-synthesis-v10")))
     rows, _ = ids_json(root)
-    loop = "parent chain loops (essay/e_cyclea -> essay/e_cycleb); cascaded from the stored parent_gen_id"
+    loop = "parent chain loops (essay/e_cyclea -> essay/e_cycleb)"
+    # A loop needs a parent in the wrong stage: the rename is blocked, and the ID is kept.
+    blocked = "blocked by chain.parent_wrong_stage: parent {} is filed under gens/essay/, not gens/draft/"
     assert rows == [
-        row("essay", "e_cyclea", "deterministic", "e_3o29ey0cv72lzu3c", "e_3o29ey0cv72lzu3c", "regenerate",
-            f"stored ID does not match its metadata (recomputes to e_3o29ey0cv72lzu3c); {loop}", 0, 1),
-        row("essay", "e_cycleb", "deterministic", "e_8pn4ik3rf0wj4ep", "e_8pn4ik3rf0wj4ep", "regenerate",
-            f"stored ID does not match its metadata (recomputes to e_8pn4ik3rf0wj4ep); {loop}", 0, 1),
+        row("essay", "e_cyclea", "deterministic", "e_3o29ey0cv72lzu3c", "e_cyclea", "regenerate",
+            f"stored ID does not match its metadata (recomputes to e_3o29ey0cv72lzu3c); {loop}; "
+            f"rename to e_3o29ey0cv72lzu3c {blocked.format('e_cycleb')}", 0, 1),
+        row("essay", "e_cycleb", "deterministic", "e_8pn4ik3rf0wj4ep", "e_cycleb", "regenerate",
+            f"stored ID does not match its metadata (recomputes to e_8pn4ik3rf0wj4ep); {loop}; "
+            f"rename to e_8pn4ik3rf0wj4ep {blocked.format('e_cyclea')}", 0, 1),
     ]
 
 
@@ -258,4 +262,4 @@ def test_bad_stage_is_a_usage_error(make_store):
 def test_totals_count_each_generation_once(make_store):
     _, totals = id_report(scan(str(make_store(GOLDEN_STORE))))
     assert totals == {"generations": 6, "reuse": 1, "regenerate": 5, "renamed": 5, "no_id": 0, "llm_calls": 5,
-                      "conflicts": 0}
+                      "conflicts": 0, "blocked": 0}

@@ -205,7 +205,7 @@ def test_apply_then_undo_restores_the_tree_exactly(make_store, tmp_path):
     assert result.exit_code == 0, result.output
     assert files_and_hashes(root) == files_and_hashes(sim)
     applied = (tmp_path / "applied.csv").read_text().splitlines()
-    assert applied[0] == ",".join(migrate.STEP_COLUMNS) and len(applied) == 1 + len(migrate.load_plan(str(plan_path))[0]["steps"])
+    assert applied[0] == ",".join(migrate.STEP_COLUMNS) and len(applied) == 1 + len(migrate.load_plan(str(plan_path))[0].steps)
     assert (tmp_path / "plan.json.partitions.csv").read_text().splitlines() == [
         "step,partition_set,action,partition_key", f"5,draft_gens,delete,{D}", f"5,draft_gens,add,{ND}",
         f"11,essay_gens,delete,{E}", f"11,essay_gens,add,{NE}",
@@ -373,7 +373,7 @@ def _crash_and_resume(base: Path, pristine: Path, k: int) -> tuple[int, dict, li
 def test_apply_survives_sigkill_at_every_checkpoint(make_store, tmp_path):
     pristine = make_store(GOLDEN)
     plan = migrate.build_plan(scan(str(pristine)))
-    n_steps = len(plan["steps"])
+    n_steps = len(plan.steps)
     # Checkpoints: backups prepared, begin, (intent, action, done) per step, commit.
     total = 3 * n_steps + 3
     reference_plan = tmp_path / "ref.json"
@@ -404,7 +404,7 @@ def test_resume_removes_a_leftover_temp_file(make_store, tmp_path):
     (root / "cohorts/c1/.membership.csv.lineage-migrate.tmp").write_bytes(b"stage,gen")
     refused = invoke("migrate", "apply", plan_path, "--yes")
     assert refused.exit_code == 2 and "--resume" in refused.stderr
-    result = invoke("migrate", "apply", plan_path, "--resume")
+    result = invoke("migrate", "apply", plan_path, "--resume", "--yes")
     assert result.exit_code == 0, result.output
     assert files_and_hashes(root) == files_and_hashes(sim)
     journal = [json.loads(line) for line in open(migrate.journal_dir(plan_path) + "/journal.jsonl")]
@@ -417,7 +417,7 @@ def test_resume_without_a_crash_and_a_leftover_temp_file(make_store, tmp_path):
     plan_path = tmp_path / "plan.json"
     make_plan(root, plan_path)
     # Nothing to resume yet: --resume starts from the beginning.
-    result = invoke("migrate", "apply", plan_path, "--resume")
+    result = invoke("migrate", "apply", plan_path, "--resume", "--yes")
     assert result.exit_code == 0, result.output
-    result = invoke("migrate", "apply", plan_path, "--resume")
+    result = invoke("migrate", "apply", plan_path, "--resume", "--yes")
     assert result.exit_code == 0 and "already complete" in result.stderr
