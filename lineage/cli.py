@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 import time
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from rich.console import Console
 from lineage import ids
 from lineage.model import SEVERITIES, Store
 from lineage.output import emit_rows, destination, to_json, rows_to_markdown, console_for, rows_to_table
-from lineage.status import ExitStatus, LineageError, UsageError
+from lineage.status import ExitStatus, LineageError, Terminated, UsageError
 
 if TYPE_CHECKING:
     from lineage.audit import Report
@@ -89,6 +90,8 @@ def command(fn: Callable) -> Callable:
             _fail(str(exc), exc.status)
         except KeyboardInterrupt:
             _fail("interrupted", ExitStatus.INTERRUPTED)
+        except Terminated:
+            _fail("terminated", ExitStatus.TERMINATED)
         except BrokenPipeError:
             # The reader left (`| head`): nothing is wrong, and nothing more can be written.
             # stdout goes to /dev/null so the interpreter's final flush does not complain.
@@ -1165,5 +1168,11 @@ def main_options(
     """Lineage analyzer for the DayDreaming generation store."""
 
 
+def on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
 def main() -> None:
+    # SIGTERM unwinds like Ctrl-C: outputs being written are removed, helpers are stopped.
+    signal.signal(signal.SIGTERM, on_sigterm)
     app()

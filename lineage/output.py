@@ -92,25 +92,29 @@ def destination(output: str | os.PathLike | None) -> Iterator[TextIO]:
     if not output or str(output) == "-":
         yield sys.stdout
         return
-    if os.path.exists(output) and not os.path.isfile(output):
-        # A device or a FIFO (/dev/null, a named pipe): written into as the shell would;
-        # renaming a file over it would destroy it.
-        with open(output, "w", encoding="utf-8", newline="") as fh:
-            yield fh
-        return
-    target = os.path.realpath(output)  # through a symlink to the file it names, link kept
-    tmp = f"{target}.tmp{os.getpid()}"
     try:
+        if os.path.exists(output) and not os.path.isfile(output):
+            # A device or a FIFO (/dev/null, a named pipe): written into as the shell would;
+            # renaming a file over it would destroy it.
+            with open(output, "w", encoding="utf-8", newline="") as fh:
+                yield fh
+            return
+        target = os.path.realpath(output)  # through a symlink to the file it names, link kept
+        tmp = f"{target}.tmp{os.getpid()}"
         try:
-            fh = open(tmp, "w", encoding="utf-8", newline="")
-        except OSError as exc:  # name the file asked for, not the temp file
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                yield fh
+            os.replace(tmp, target)
+        finally:  # also on SIGTERM (the CLI turns it into an exception): no temp file left
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            raise  # a FIFO's reader left: the quiet 141, as for stdout
+        if exc.filename is None or str(exc.filename).startswith(str(output)):
+            # Name the file asked for (not the temp file, and not nothing: /dev/full says ENOSPC).
             raise OSError(exc.errno, exc.strerror, str(output)) from None
-        with fh:
-            yield fh
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        raise
 
 
 class _TableConsole(Console):

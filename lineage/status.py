@@ -12,6 +12,11 @@ class ExitStatus(IntEnum):
     ERROR = 3  # I/O or internal error; outranks findings
     INTERRUPTED = 130
     SIGPIPE = 141  # the reader of stdout went away, as a shell reports SIGPIPE
+    TERMINATED = 143  # SIGTERM, as a shell reports it
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C, so half-written outputs are removed on the way."""
 
 
 class LineageError(Exception):

@@ -333,7 +333,9 @@ cmd_start() {
     : >"$CONSOLE_LOG"
     local setsid=()
     command -v setsid >/dev/null && setsid=(setsid)
-    (cd "$NEO4J_HOME_DIR" && exec "${setsid[@]}" "${cmd[@]}" >>"$CONSOLE_LOG" 2>&1 </dev/null) &
+    # The server never needs the password after set-initial-password: the JVM does not get it,
+    # so it cannot be read from the process's environment (/proc/PID/environ) for its whole life.
+    (cd "$NEO4J_HOME_DIR" && unset NEO4J_PASSWORD && exec "${setsid[@]}" "${cmd[@]}" >>"$CONSOLE_LOG" 2>&1 </dev/null) &
     pid=$!
     echo "$pid" >"$PID_FILE"
     sleep 0.5

@@ -291,3 +291,25 @@ def test_server_stopped_mid_load_fails_cleanly_and_the_next_load_recovers(own_se
         assert sum(neo.id_tally().values()) == sum(1 for _ in (root / "gens").glob("*/*"))
     finally:
         neo.close()
+
+
+def test_the_persistent_servers_jvm_does_not_keep_the_password(tmp_path):
+    """The password sets up the server once; a process that keeps it in its environment would
+    show it to anyone who may read /proc/PID/environ for the server's whole life."""
+    if shutil.which("java") is None:
+        _unavailable("java is not installed, so no persistent server can be started")
+    secret = "not-in-the-jvm-7f3a"
+    env = {**os.environ, "LINEAGE_NEO4J_BOLT_PORT": str(_free_port()), "LINEAGE_NEO4J_HTTP_PORT": str(_free_port()),
+           "LINEAGE_NEO4J_HOME": str(tmp_path / "home"), "NEO4J_PASSWORD": secret}
+    env.pop("LINEAGE_NEO4J_EPHEMERAL", None)
+    script = [str(REPO / "neo4j" / "neo4j.sh")]
+    started = subprocess.run(script + ["start", "--wait"], env=env, capture_output=True, text=True)
+    try:
+        if started.returncode != 0:
+            _unavailable(f"could not start a persistent Neo4j: {started.stderr[-500:]}")
+        pid = (tmp_path / "home/run/neo4j.pid").read_text().strip()
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        assert b"java" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        assert secret.encode() not in environ and b"NEO4J_PASSWORD=" not in environ
+    finally:
+        subprocess.run(script + ["stop"], env=env, capture_output=True, text=True)

@@ -17,7 +17,6 @@ of its two paths exists.
 from __future__ import annotations
 
 import csv
-import errno
 import io
 import os
 import stat
@@ -300,6 +299,7 @@ class Executor:
         atomic_write(os.path.join(self.journal_dir, "prepare.json"), orjson.dumps(prepared, option=orjson.OPT_INDENT_2))
         if self.plan.kind == "migrate":
             undo = build_undo(self.plan, self.plan_sha256, prepared, self._backup, self.journal_dir)
+            _archive(journal_dir(self.undo_path))  # the journal of an earlier apply's undo, if any
             atomic_write(self.undo_path, undo.dumps())
         self.checkpoint("prepared")
 
@@ -396,6 +396,18 @@ class Executor:
         atomic_write(self.partitions_csv, buf.getvalue().encode())
 
 
+def _archive(path: str) -> None:
+    """Move a finished cycle's journal folder aside (kept, numbered), so a new undo plan,
+    byte-identical or not, starts with a journal of its own."""
+    if not os.path.lexists(path):
+        return
+    n = 1
+    while os.path.lexists(f"{path}.{n}"):
+        n += 1
+    os.rename(path, f"{path}.{n}")
+    fsync_dir(os.path.dirname(path))
+
+
 def _sha_of(path: str) -> str:
     from lineage.journal import sha256_file
 
@@ -435,6 +447,3 @@ def undo_for(plan_path: str, plan: Plan, plan_sha: str) -> tuple[str, Plan, str]
         raise PlanError(f"{path} does not undo {plan_path} (it undoes {undo.undoes[:12] or 'nothing'}…)")
     return path, undo, sha
 
-
-def is_missing_file(exc: OSError) -> bool:
-    return exc.errno == errno.ENOENT

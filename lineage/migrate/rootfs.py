@@ -161,17 +161,21 @@ class RootFS:
             _unlink(tmp, dirfd)
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600, dir_fd=dirfd)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                os.fchmod(fd, mode)
-                if mtime_ns is not None:
-                    st = os.fstat(fd)
-                    os.utime(fd, ns=(st.st_atime_ns, mtime_ns))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    os.fchmod(fd, mode)
+                    if mtime_ns is not None:
+                        st = os.fstat(fd)
+                        os.utime(fd, ns=(st.st_atime_ns, mtime_ns))
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.rename(tmp, name, src_dir_fd=dirfd, dst_dir_fd=dirfd)
+            except OSError as exc:
+                _unlink(tmp, dirfd)  # a file that cannot be replaced (immutable, no room) keeps no temp beside it
+                raise OSError(exc.errno, exc.strerror, rel) from None
             os.fsync(dirfd)
 
     def rename(self, src: str, dst: str) -> None:
