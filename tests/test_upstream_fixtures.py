@@ -294,3 +294,34 @@ def test_simulator_predicts_the_curated_build(tmp_path):
     assert stages["evaluation"]["new"] == len(minted) == fixture["counts"]["by_origin_cohort"][curated]["evaluation"]
     assert stages["evaluation"]["reused"] == members["evaluation"] - len(minted)
     assert current["llm_calls"] == len(minted)
+
+
+def test_legacy_rename_applied_through_the_pipeline_instance(tmp_path):
+    """The legacy damage with its partition key in the Dagster instance the pipeline wrote:
+    plan, apply with --dagster-home, and both the store and the partition keys are whole again."""
+    dagster = pytest.importorskip("dagster")
+    data, fixture = copy_fixture(tmp_path, "ef84f79")
+    home = data.parent / "dagster_home"
+    legacy = fixture["legacy_id"]
+    old, new = legacy["for_gen_id"], legacy["gen_id"]
+    (data / folder("evaluation", old)).rename(data / folder("evaluation", new))
+    path = data / meta_path("evaluation", new)
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta["gen_id"] = new
+    write_metadata(path, meta)
+    instance = dagster.DagsterInstance.from_config(str(home))
+    instance.add_dynamic_partitions("evaluation_gens", [new])
+    instance.delete_dynamic_partition("evaluation_gens", old)
+
+    plan = tmp_path / "plan.json"
+    result = runner.invoke(app, ["migrate", "plan", str(data), "--only", "all", "--output", str(plan),
+                                 "--no-progress"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["migrate", "apply", str(plan), "--yes", "--dagster-home", str(home)])
+    assert result.exit_code == 0, result.output
+
+    code, report = audit(data)
+    assert (code, report["findings"]) == (0, [])
+    keys = set(dagster.DagsterInstance.from_config(str(home)).get_dynamic_partitions("evaluation_gens"))
+    assert old in keys and new not in keys
+    assert len(keys) == fixture["partitions"]["evaluation_gens"]
