@@ -260,6 +260,11 @@ def test_helper_files_are_checked(tmp_path, helper, content, fragment):
     refused_spec(tmp_path, files, fragment)
 
 
+def test_a_helper_name_is_taken_as_written(tmp_path):
+    """'@file: t.csv' names ' t.csv', as in the pipeline, not t.csv."""
+    refused_spec(tmp_path, {"config.yaml": file_axis(" t.csv"), "t.csv": "value\nd1\n"}, "' t.csv' does not exist")
+
+
 def test_tuple_helper_rows_need_every_cell_and_the_axes_order(tmp_path):
     config = "axes: {}\nrules:\n  tuples:\n    u: {axes: [a, b], items: '@file:u.csv'}\n" + OUT
     refused_spec(tmp_path, {"config.yaml": config, "u.csv": "a,b\nx,\n"}, "data row 1 has no value for 'b'")

@@ -68,7 +68,7 @@ class _Folder:
         if not stat.S_ISREG(st.st_mode):
             raise self.fail(where, f"{rel!r} is not a regular file")
         if st.st_size > MAX_FILE_BYTES:
-            raise self.fail(where, f"{rel!r} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+            raise self.fail(where, f"{rel!r} is larger than {MAX_FILE_BYTES:,} bytes")
         return real
 
     def text(self, rel: str, where: str) -> str:
@@ -102,7 +102,7 @@ class _Folder:
         """The values of an `@file:` helper, and a CSV's header (None for a .txt list).
 
         A one-column CSV gives its values; a wider one gives a tuple per row, in column order."""
-        rel = payload[len(FILE_PREFIX):].strip()
+        rel = payload[len(FILE_PREFIX):]  # not stripped: the pipeline would not find ' x.csv' either
         ext = os.path.splitext(rel)[1].lower()
         if ext == ".csv":
             return self._csv(rel, where)

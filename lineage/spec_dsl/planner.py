@@ -161,7 +161,7 @@ def read_template_modes(data_root: str | os.PathLike) -> dict[str, dict[str, str
         except OSError as exc:
             raise SpecError(f"{path}: cannot be read: {exc.strerror or exc}") from None
         if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_FILE_BYTES:
-            raise SpecError(f"{path}: not a regular file of at most {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+            raise SpecError(f"{path}: not a regular file of at most {MAX_FILE_BYTES:,} bytes")
         rows = read_small(path, path, SpecError)
         header = rows[0] if rows else []
         if "template_id" not in header:
