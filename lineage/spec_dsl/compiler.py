@@ -9,10 +9,12 @@ may name a tuple), then each tied axis copied from its tie. The tie's own name s
 Finally output.field_order puts its fields first; the rest keep their place.
 
 Where the pipeline's compiler would crash or silently lose columns, we refuse instead:
-- a pair or tuple naming an axis that a tie merged away (the pipeline drops the tie's other axes);
-- a rule naming a pair (a pair inside a pair, or a tuple or subset of one), a tuple naming a
-  tuple, a tie naming a pair, a tuple or another tie;
-- a pair, tuple or tie whose name is already an axis or a rule.
+- a rule naming an axis that a tie merged away (for a pair or tuple the pipeline drops the tie's
+  other axes); name the tie instead;
+- a rule naming a pair (a pair inside a pair leaves the inner one unexpanded), a tuple or a
+  subset naming a tuple, a tie naming a pair, a tuple or another tie;
+- a pair, tuple or tie whose name is already an axis or a rule (a tie may carry the name of
+  one of its own axes).
 """
 
 from __future__ import annotations
