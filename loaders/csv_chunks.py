@@ -109,6 +109,8 @@ def _chunks(blocks: Iterator[str]) -> Iterator[list[str] | Chunk]:
         rows = text.split("\n")
         if rows[-1] == "":
             rows.pop()  # the end of the last line, not a row
+        if not rows:
+            continue  # a block that was only a BOM
         if not width:
             header = rows.pop(0).split(",")
             width = len(header)

@@ -76,7 +76,8 @@ def _rel(store: Store, path: str) -> str:
 
 
 def _skip(store: Store, path: str, why: str) -> None:
-    store.problems.append(Problem("store.path_skipped", _rel(store, path), why))
+    # printable: a link out of the root is reported before its name is checked for UTF-8.
+    store.problems.append(Problem("store.path_skipped", printable(_rel(store, path)), why))
 
 
 def printable(name: str) -> str:
@@ -382,10 +383,11 @@ def _read_manifest(store: Store, cohort: Cohort, path: str) -> dict | None:
 
 def _read_membership(store: Store, cohort: Cohort, path: str) -> None:
     rel = _rel(store, path)
+    reported = len(store.problems)
     chunks = _csv_chunks(store, path)
     names = next(chunks, None)
     if names is None:
-        if os.path.getsize(path) == 0:  # (a file that could not be read is reported already)
+        if len(store.problems) == reported:  # (a file that could not be read is reported already)
             store.problems.append(Problem("cohort.membership_invalid", rel, "membership.csv is empty",
                                           cohort=cohort.cohort_id))
         return

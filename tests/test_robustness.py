@@ -351,3 +351,25 @@ def test_odd_cohort_and_selection_files_are_findings(make_store):
         ("store.path_skipped", "cohorts/c3/manifest.json"): "skipped: not a regular file",
         ("store.path_skipped", "2_tasks/selected_essays.txt"): "skipped: not a regular file",
     }
+
+
+def test_a_link_out_of_the_root_with_a_name_that_is_not_utf8(make_store, tmp_path):
+    """Found by the hostile-store suite: the link was reported before its name was checked,
+    and the report could not be written as JSON."""
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT})
+    os.symlink(tmp_path, os.path.join(os.fsencode(root / "gens/draft"), b"d_\xff\xfe"))
+    result, report = audit_json(root)
+    assert result.exit_code in (0, 1), result.output
+    [skipped] = [f for f in report["findings"] if f["check"] == "store.path_skipped"]
+    assert skipped["path"] == "gens/draft/d_\\xff\\xfe" and "outside the data root" in skipped["message"]
+
+
+@pytest.mark.parametrize("content", [b"\xef\xbb\xbf", b"\xef\xbb\xbf\n", b"\n"])
+def test_a_csv_that_is_only_a_bom_or_a_blank_line(make_store, content):
+    """Found by the hostile-store suite: 'pop from empty list' on a CSV holding only a BOM."""
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT,
+                       "5_parsing/scores.csv": content, "cohorts/c1/membership.csv": content})
+    result, report = audit_json(root)
+    assert result.exit_code in (0, 1), result.output
+    [empty] = [f for f in report["findings"] if f["check"] == "cohort.membership_invalid"]
+    assert empty["message"] == "membership.csv is empty"
