@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench fuzz crash-test clean
 
 $(BIN)/lineage: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,13 @@ demo: $(BIN)/lineage
 
 test: $(BIN)/lineage
 	scripts/test.sh
+
+# Longer runs of the two randomised suites (CI runs a bounded number of each).
+fuzz: $(BIN)/lineage
+	HYPOTHESIS_PROFILE=long $(BIN)/python -m pytest tests/test_hostile_stores.py
+
+crash-test: $(BIN)/lineage
+	LINEAGE_CRASH_RUNS=40 $(BIN)/python -m pytest tests/test_crash_random.py
 
 bench: $(BIN)/lineage
 	$(BIN)/python bench/audit.py --generations 100000

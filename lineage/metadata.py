@@ -137,5 +137,5 @@ def _invalid_values(stage: str, meta: dict) -> list[str]:
         if mode not in MODES:
             problems.append(f"mode {mode!r} is not llm or copy")
         elif mode == "copy" and stage != "essay":
-            problems.append(f"mode 'copy' is only valid for essays, not for a {stage}")
+            problems.append(f"mode 'copy' is only valid for essays, not for {'an' if stage[0] in 'aeiou' else 'a'} {stage}")
     return problems
