@@ -19,7 +19,7 @@ from rich.console import Console
 
 from lineage import ids
 from lineage.model import SEVERITIES, Store
-from lineage.output import emit_rows, destination, to_json, rows_to_markdown, console_for, rows_to_table
+from lineage.output import emit_rows, destination, to_json, rows_to_markdown, console_for, rows_to_table, terminal_text
 from lineage.status import ExitStatus, LineageError, UsageError
 
 if TYPE_CHECKING:
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 # The audit (and with it networkx) is imported by the commands that run it, not here: commands
 # such as `neo4j`, `ids`, `migrate` and `--version` start without it.
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
+# One message, one line; no :emoji: codes replaced in names from the data.
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 app = typer.Typer(
     help="Lineage analyzer for the DayDreaming generation store (data/gens/<stage>/<gen_id>/).\n\n"
@@ -106,8 +107,9 @@ def command(fn: Callable) -> Callable:
 
 
 def _say(message: str) -> None:
-    """A line for the person at the terminal: on stderr, never read as rich markup."""
-    err.print(f"lineage: {message}", markup=False)
+    """A line for the person at the terminal: on stderr, never read as rich markup, and with
+    control characters from the data (names, IDs, values in error messages) escaped."""
+    err.print(f"lineage: {terminal_text(message)}", markup=False)
 
 
 def _warn(message: str) -> None:
@@ -315,7 +317,7 @@ def _summary_rows(report: Report) -> list[dict]:
 
 def report_markdown(report: Report) -> str:
     s = report.statistics
-    parts = [f"# lineage audit of `{report.data_root}`\n",
+    parts = [f"# lineage audit of `{terminal_text(report.data_root)}`\n",
              f"Backend {report.backend}; highest severity: **{s['max_severity']}**.\n",
              "## Generations\n",
              rows_to_markdown([{"stage": k, "folders": v} for k, v in s["generations"].items()], ["stage", "folders"]),
@@ -361,13 +363,13 @@ def inventory(
         with destination(output) as out:
             out.write("# Generation inventory\n\n" + rows_to_markdown(stage_rows(inv), STAGE_COLUMNS)
                       + "\n## ID lengths: length rule vs shape\n\n" + rows_to_markdown(rows, LENGTH_COLUMNS)
-                      + "\n" + verdict(inv) + "\n\n## Legacy IDs\n\n" + rows_to_markdown(legacy, LEGACY_COLUMNS))
+                      + "\n" + terminal_text(verdict(inv)) + "\n\n## Legacy IDs\n\n" + rows_to_markdown(legacy, LEGACY_COLUMNS))
     elif format == Format.table:
         with destination(output) as out:
             console = console_for(out)
             console.print(rows_to_table(stage_rows(inv), STAGE_COLUMNS, "Generations by stage and ID class"))
             console.print(rows_to_table(rows, LENGTH_COLUMNS, "ID lengths: length rule vs shape"))
-            console.print(verdict(inv), markup=False)
+            console.print(terminal_text(verdict(inv)), markup=False)
             # A terminal shows the first few; md and json list them all.
             console.print(rows_to_table(legacy[:LEGACY_SHOWN], LEGACY_COLUMNS, "Legacy IDs"))
             if len(legacy) > LEGACY_SHOWN:
@@ -616,11 +618,11 @@ def cohorts_simulate(
                     console.print(rows_to_table(rows, columns, title))
                     if i == 1:
                         for line in sim.answer:
-                            console.print(line, markup=False, highlight=False)
+                            console.print(terminal_text(line), markup=False, highlight=False)
                 else:
                     out.write(f"## {title}\n\n{rows_to_markdown(rows, columns)}\n")
                     if i == 1:
-                        out.write("".join(f"- {line}\n" for line in sim.answer) + "\n")
+                        out.write("".join(f"- {terminal_text(line)}\n" for line in sim.answer) + "\n")
     totals = ", ".join(f"{m['mode']} {m['llm_calls']:,}" for m in sim.document["modes"])
     what = []
     if sim.document["input"]:

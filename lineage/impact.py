@@ -490,7 +490,9 @@ def _label_lines(node: dict) -> list[str]:
 
 
 def _mermaid_text(text: str) -> str:
-    return (text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;"))
+    from lineage.output import terminal_text
+
+    return (terminal_text(text).replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;"))
 
 
 def to_mermaid(impact: Impact) -> str:
@@ -508,7 +510,9 @@ def to_mermaid(impact: Impact) -> str:
 
 
 def _dot_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    from lineage.output import terminal_text
+
+    return terminal_text(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
 DOT_STYLE = {"renamed": 'style=filled, fillcolor="#fff3cd"', "kept": 'style=filled, fillcolor="#eeeeee"',
@@ -528,7 +532,7 @@ def to_dot(impact: Impact) -> str:
 
 
 def to_markdown(impact: Impact) -> str:
-    from lineage.output import rows_to_markdown
+    from lineage.output import rows_to_markdown, terminal_text
 
     parts = ["# Rename impact\n\n", "## Renames\n\n",
              rows_to_markdown([r.as_dict() for r in impact.renames], RENAME_COLUMNS)]
@@ -537,5 +541,5 @@ def to_markdown(impact: Impact) -> str:
                   rows_to_markdown(impact.conflicts, ["kind", "stage", "new_id", "old_ids", "message"])]
     parts += ["\n## Places to update\n\n", rows_to_markdown([p.as_dict() for p in impact.places], PLACE_COLUMNS)]
     if impact.warnings:
-        parts += ["\n## Warnings\n\n"] + [f"- {w}\n" for w in impact.warnings]
+        parts += ["\n## Warnings\n\n"] + [f"- {terminal_text(w)}\n" for w in impact.warnings]
     return "".join(parts)

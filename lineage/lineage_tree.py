@@ -11,6 +11,7 @@ from rich.tree import Tree
 from lineage.loaders.graph_model import gen_key, missing_key
 from lineage.ids import STAGES
 from lineage.model import Finding
+from lineage.output import terminal_text
 from lineage.queries.networkx_queries import ancestors, children_index, places_to
 
 
@@ -56,10 +57,12 @@ def _descend(g: nx.DiGraph, key: str, problems, seen: set[str]) -> list[dict[str
 
 
 def _label(node: dict[str, Any], bold: bool = False) -> Text:
-    # Text, not markup: IDs and messages come from the data and may contain [brackets].
-    label = Text(f"{node['stage'] or 'missing'} {node['gen_id']}", style="bold" if bold else "")
+    # Text, not markup: IDs and messages come from the data and may contain [brackets], and
+    # control characters, escaped so the terminal shows them instead of acting on them.
+    label = Text(f"{node['stage'] or 'missing'} {terminal_text(node['gen_id'])}", style="bold" if bold else "")
     for p in node["problems"]:
-        label.append(f"\n  ! {p}", style="red" if p.startswith("error") else "yellow" if p.startswith("warn") else "")
+        label.append(f"\n  ! {terminal_text(p)}",
+                     style="red" if p.startswith("error") else "yellow" if p.startswith("warn") else "")
     return label
 
 
@@ -79,9 +82,9 @@ def render_tree(view: dict[str, Any]) -> Tree:
     if view["referenced_by"] or view["cohorts"]:
         refs = root.add(Text("referenced by"))
         for c in view["cohorts"]:
-            refs.add(Text(f"cohort {c}"))
+            refs.add(Text(f"cohort {terminal_text(c)}"))
         for r in view["referenced_by"]:
-            refs.add(Text(_place(r)))
+            refs.add(Text(terminal_text(_place(r))))
     return root
 
 

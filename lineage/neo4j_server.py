@@ -124,9 +124,17 @@ def check_password(password: Optional[str]) -> str:
 
 def _run(action: str, instance: Instance, extra: list[str], password: Optional[str] = None,
          out: Optional[Echo] = None, err: Optional[Echo] = None) -> int:
-    """Run `neo4j.sh ACTION`, forwarding its lines; a `neo4j.sh: error:` becomes a LineageError."""
-    out = out or (lambda line: (sys.stdout.write(line), sys.stdout.flush()))
-    err = err or (lambda line: (sys.stderr.write(line), sys.stderr.flush()))
+    """Run `neo4j.sh ACTION`, forwarding its lines; a `neo4j.sh: error:` becomes a LineageError.
+
+    Lines reach the terminal with control characters escaped: on a failed start the script
+    shows the tail of Neo4j's logs, which can quote data."""
+    from lineage.output import terminal_text
+
+    def shown(line: str) -> str:
+        return terminal_text(line.rstrip("\n")) + "\n" if line.endswith("\n") else terminal_text(line)
+
+    out = out or (lambda line: (sys.stdout.write(shown(line)), sys.stdout.flush()))
+    err = err or (lambda line: (sys.stderr.write(shown(line)), sys.stderr.flush()))
     cmd = ["bash", str(script_path()), action, *instance.flags(), *extra]
     try:
         proc = subprocess.Popen(cmd, env=instance.environment(password), stdin=subprocess.DEVNULL,
