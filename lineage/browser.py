@@ -76,9 +76,30 @@ def examples_for(data_root: Optional[Path]) -> Examples:
 
 # --- the guide ------------------------------------------------------------------------------
 
+# Characters an example value keeps as they are in the guide; every other one is written as
+# a Cypher \uXXXX escape (UTF-16 code units, so a surrogate pair for the rest). Example values
+# come from the store (folder names, the data root's path): written this way no newline,
+# backtick or quote of theirs can end the literal, the code block or the slide, so a crafted
+# ID cannot add a click-to-run block to the guide.
+_CYPHER_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:@+,=~ ")
+
+
 def cypher_string(value: str) -> str:
-    """A Cypher string literal (single quotes) for `:param name => '...'`."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    """A Cypher string literal (single quotes) for `:param name => '...'`, in a small safe set
+    of characters.
+
+    Quote and backslash are written \\' and \\\\, never as \\u0027 or \\u005c: Cypher reads
+    \\u escapes before it reads the string (as Java does), so those would end the literal."""
+    out = []
+    for ch in value:
+        if ch in _CYPHER_SAFE:
+            out.append(ch)
+        elif ch == "'" or ch == "\\":
+            out.append("\\" + ch)
+        else:
+            units = ch.encode("utf-16-be")
+            out += [f"\\u{int.from_bytes(units[i:i + 2], 'big'):04x}" for i in range(0, len(units), 2)]
+    return "'" + "".join(out) + "'"
 
 
 def _param_block(name: str, value) -> str:
