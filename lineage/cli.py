@@ -1026,15 +1026,15 @@ def neo4j_browse(
     """Serve a Neo4j Browser guide of every canned query and a style for the lineage graph.
 
     Prints the Browser URL and the two commands to paste (:guide for the guide, :style for the
-    colours), then serves on 127.0.0.1 until Ctrl-C.
+    colours), then serves on 127.0.0.1 until Ctrl-C, to Browser's own origin only.
 
     Example: lineage neo4j browse --data-root data/
     """
     from lineage import browser, neo4j_server
 
     instance = _instance(ephemeral, bolt_port, http_port)
-    server, ex = browser.make_server(data_root, port)
     bolt, http = instance.ports()
+    server, ex = browser.make_server(data_root, port, http_port=http)
     no_auth = neo4j_server.auth_disabled(http)
     if no_auth is None:
         _warn(f"no Neo4j answers on http://127.0.0.1:{http}/ "

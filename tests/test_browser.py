@@ -156,12 +156,13 @@ def test_server_answers_get_and_options_with_cors(guide_md):
         status, headers, body = _request(server.url(browser.GUIDE_FILE, host="127.0.0.1"),
                                          headers={"Origin": "http://localhost:7474"})
         assert status == 200 and body.decode() == guide_md
-        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert headers["Access-Control-Allow-Origin"] == "http://localhost:7474"
         assert headers["Content-Type"].startswith("text/markdown")
 
-        status, headers, body = _request(server.url(browser.STYLE_FILE, host="127.0.0.1"))
+        status, headers, body = _request(server.url(browser.STYLE_FILE, host="127.0.0.1"),
+                                         headers={"Origin": "http://127.0.0.1:7474"})
         assert status == 200 and body.decode() == browser.grass()
-        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:7474"
 
         # Browser's preflight: it sends cache-control and pragma headers.
         status, headers, body = _request(server.url(browser.GUIDE_FILE, host="127.0.0.1"), "OPTIONS",
@@ -169,12 +170,43 @@ def test_server_answers_get_and_options_with_cors(guide_md):
                                           "Access-Control-Request-Method": "GET",
                                           "Access-Control-Request-Headers": "cache-control,pragma"})
         assert status == 204 and body == b""
-        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert headers["Access-Control-Allow-Origin"] == "http://localhost:7474"
         assert "GET" in headers["Access-Control-Allow-Methods"]
         assert "cache-control" in headers["Access-Control-Allow-Headers"]
 
-        status, headers, _ = _request(server.url("nothing.md", host="127.0.0.1"))
-        assert status == 404 and headers["Access-Control-Allow-Origin"] == "*"
+        status, headers, _ = _request(server.url("nothing.md", host="127.0.0.1"),
+                                      headers={"Origin": "http://localhost:7474"})
+        assert status == 404 and headers["Access-Control-Allow-Origin"] == "http://localhost:7474"
+
+
+def test_server_answers_only_browsers_page_on_the_loopback(guide_md):
+    """Any web page could read the guide (ACAO *, and a private-network grant), and a
+    DNS-rebinding page could reach it under its own name: only Browser's origin on the Neo4j
+    HTTP port gets CORS headers, other origins get 403, other Host names 421."""
+    with browser.GuideServer(guide_md, browser.grass(), port=0, http_port=7999) as server:
+        assert server.httpd.server_address[0] == "127.0.0.1"
+        url = server.url(browser.GUIDE_FILE, host="127.0.0.1")
+        for origin in ("http://evil.example", "http://localhost:7474", "http://localhost:7999.evil.example",
+                       "null", "https://localhost:7999"):
+            for method in ("GET", "OPTIONS"):
+                status, headers, body = _request(url, method, {
+                    "Origin": origin, "Access-Control-Request-Method": "GET",
+                    "Access-Control-Request-Private-Network": "true"})
+                assert status == 403, (origin, method)
+                assert "Access-Control-Allow-Origin" not in headers
+                assert "Access-Control-Allow-Private-Network" not in headers
+                assert guide_md.encode() not in body
+        for host in ("evil.example", f"evil.example:{server.port}", f"localhost:{server.port + 1}", "127.0.0.2"):
+            status, _, body = _request(url, headers={"Host": host})
+            assert status == 421, host
+            assert guide_md.encode() not in body
+        for origin in ("http://localhost:7999", "http://127.0.0.1:7999"):
+            status, headers, body = _request(server.url(browser.GUIDE_FILE), headers={"Origin": origin})
+            assert status == 200 and body.decode() == guide_md
+            assert headers["Access-Control-Allow-Origin"] == origin
+        status, headers, body = _request(url)  # no Origin: curl, or the file opened in a tab
+        assert status == 200 and body.decode() == guide_md
+        assert "Access-Control-Allow-Origin" not in headers
 
 
 def test_make_server_refuses_a_busy_port():
