@@ -952,7 +952,7 @@ neo4j_app = typer.Typer(
 )
 app.add_typer(neo4j_app, name="neo4j")
 
-EphemeralOpt = Annotated[bool, typer.Option("--ephemeral", help="A throwaway server: auth off, fresh temporary home, deleted by stop.")]
+EphemeralOpt = Annotated[bool, typer.Option("--ephemeral", help="A throwaway server: fresh temporary home, deleted by stop; user neo4j with a random password in <home>/password, which lineage reads for it.")]
 BoltPortOpt = Annotated[Optional[int], typer.Option("--bolt-port", min=1, max=65535, help="Bolt port; default $LINEAGE_NEO4J_BOLT_PORT or 7687.", show_default=False)]
 HttpPortOpt = Annotated[Optional[int], typer.Option("--http-port", min=1, max=65535, help="HTTP port; default $LINEAGE_NEO4J_HTTP_PORT or 7474.", show_default=False)]
 
@@ -1039,9 +1039,11 @@ def neo4j_browse(
     if no_auth is None:
         _warn(f"no Neo4j answers on http://127.0.0.1:{http}/ "
               f"(start one with `lineage neo4j start`)")
+    elif not no_auth and instance.is_ephemeral:
+        _say(f"log in to Browser as neo4j with the password in {instance.home / neo4j_server.PASSWORD_FILE}")
     if not ex.found:
         _say("the guide has placeholder parameters; pass --data-root DIR to fill them in")
-    typer.echo(f"Open Neo4j Browser: {browser.browser_url(http, bolt, no_auth if no_auth is not None else instance.is_ephemeral)}")
+    typer.echo(f"Open Neo4j Browser: {browser.browser_url(http, bolt, bool(no_auth))}")
     typer.echo("Then paste into its editor:")
     for line in browser.browser_commands(server.port):
         typer.echo(f"  {line}")
