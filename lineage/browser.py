@@ -62,11 +62,19 @@ def examples_for(data_root: Optional[Path]) -> Examples:
     index = Index(store)  # parents found as the graph finds them, loops cut
     drafts = [g for g in store.generations if g.stage == "draft"]
 
-    def family(gen, depth: int = 1) -> list[tuple[int, str, str]]:
+    def children(gen) -> list:
+        return sorted(index.children.get(gen.key, ()), key=lambda c: c.gen_id)
+
+    def family(gen) -> list[tuple[int, str, str]]:
+        """(depth, stage, gen_id) of everything below `gen`, depth first, children by ID. A
+        stack, not recursion: a chain of thousands of generations is data, not an error. The
+        index's children form trees (loops cut), so each generation is met once."""
         rows = []
-        for child in sorted(index.children.get(gen.key, ()), key=lambda c: c.gen_id):
+        stack = [(child, 1) for child in reversed(children(gen))]
+        while stack:
+            child, depth = stack.pop()
             rows.append((depth, child.stage, child.gen_id))
-            rows.extend(family(child, depth + 1))
+            stack += [(c, depth + 1) for c in reversed(children(child))]
         return rows
 
     best = None

@@ -274,11 +274,8 @@ def places(store: Store, index: Index, renames: list[Rename], nodes: dict, warni
         out += found
     # raw_metadata.json / parsed_metadata.json: only of the generations concerned.
     concerned = set(touched)
-    for r in renames:
-        gen = index.get(r.stage, r.old_id)
-        if gen is not None:
-            concerned.add(gen.key)
-            concerned.update(d.key for d in index.descendants(gen))
+    renamed_gens = [g for g in (index.get(r.stage, r.old_id) for r in renames) if g is not None]
+    concerned.update(g.key for g in index.below(renamed_gens))  # one walk for all: a chain's renames nest
     for key in sorted(concerned):
         gen = index.by_key[key]
         for name in RUN_METADATA_FILES:
@@ -335,14 +332,17 @@ def pointer_token(key: str) -> str:
 
 
 def _strings(value, pointer: str = "") -> Iterator[tuple[str, str]]:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _strings(v, f"{pointer}/{pointer_token(str(k))}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _strings(v, f"{pointer}/{i}")
-    elif isinstance(value, str):
-        yield pointer, value
+    """(JSON pointer, string) of every string in `value`, in document order. A stack, not
+    recursion: JSON nested a thousand levels deep (orjson reads up to 1024) is still data."""
+    stack = [(pointer, value)]
+    while stack:
+        pointer, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(reversed([(f"{pointer}/{pointer_token(str(k))}", v) for k, v in value.items()]))
+        elif isinstance(value, list):
+            stack.extend(reversed([(f"{pointer}/{i}", v) for i, v in enumerate(value)]))
+        elif isinstance(value, str):
+            yield pointer, value
 
 
 def mentions(text: str, lookup: _Renames) -> list[str]:

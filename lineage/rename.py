@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from lineage import ids
 from lineage.model import Generation, Store
@@ -64,9 +64,17 @@ class Index:
 
     def descendants(self, gen: Generation) -> list[Generation]:
         """Every generation below `gen`, parents before children; cycle-safe."""
+        return self.below([gen], include_given=False)
+
+    def below(self, gens: Iterable[Generation], include_given: bool = True) -> list[Generation]:
+        """`gens` (unless include_given is False) and every generation below any of them, once,
+        parents before children: one walk for many starting points, never one per start."""
         out: list[Generation] = []
-        seen = {gen.key}
-        queue = deque(self.children.get(gen.key, ()))
+        starts = list(gens)
+        seen = {g.key for g in starts}
+        queue = deque(g for s in starts for g in self.children.get(s.key, ()))
+        if include_given:
+            out += starts
         while queue:
             g = queue.popleft()
             if g.key in seen:
@@ -75,6 +83,21 @@ class Index:
             out.append(g)
             queue.extend(self.children.get(g.key, ()))
         return out
+
+    def totals_below(self, weight: Callable[[Generation], int]) -> dict[str, tuple[int, int]]:
+        """key -> (how many generations are below it, their summed weight), for every
+        generation in one pass from the leaves up. (The children exclude loop members, so they
+        form trees.)"""
+        is_child = {c.key for kids in self.children.values() for c in kids}
+        order = self.below([g for g in self.store.generations if g.key not in is_child])
+        totals: dict[str, tuple[int, int]] = {}
+        for gen in reversed(order):  # children before their parent
+            n = w = 0
+            for c in self.children.get(gen.key, ()):
+                cn, cw = totals[c.key]
+                n, w = n + cn + 1, w + cw + weight(c)
+            totals[gen.key] = (n, w)
+        return totals
 
 
 @dataclass(slots=True)
@@ -279,6 +302,7 @@ def id_report(store: Store, stages: Iterable[str] | None = None, only_changed: b
         reasons[gen.key] = why
 
     wanted = set(stages) if stages else None
+    below = index.totals_below(lambda g: int(regenerates_with_llm(g)))  # one pass, not a walk per row
     rows = []
     totals = {"generations": 0, "reuse": 0, "regenerate": 0, "renamed": 0, "no_id": 0, "llm_calls": 0,
               "conflicts": 0}
@@ -295,8 +319,9 @@ def id_report(store: Store, stages: Iterable[str] | None = None, only_changed: b
         totals["conflicts"] += int(gen.key in conflict_text)
         if only_changed and not regen:
             continue
-        below = index.descendants(gen) if regen else []
-        calls = (int(regenerates_with_llm(gen)) + sum(1 for d in below if regenerates_with_llm(d))) if regen else 0
+        # A regenerated generation's descendants are all regenerated with it.
+        n_below, calls_below = below[gen.key] if regen else (0, 0)
+        calls = int(regenerates_with_llm(gen)) + calls_below if regen else 0
         rows.append({
             "stage": gen.stage,
             "stored_id": gen.gen_id,
@@ -306,7 +331,7 @@ def id_report(store: Store, stages: Iterable[str] | None = None, only_changed: b
             "signature_problem": node.problem,
             "action": action[gen.key],
             "reason": "; ".join(reasons[gen.key]),
-            "descendants_regenerated": len(below),
+            "descendants_regenerated": n_below,
             "llm_calls": calls,
             "conflict": "; ".join(conflict_text.get(gen.key, ())),
         })

@@ -93,6 +93,45 @@ def descendants(g: nx.DiGraph, key: str) -> set[str]:
     return seen
 
 
+def descendant_counts(g: nx.DiGraph) -> dict[str, int]:
+    """key -> len(descendants(g, key)) for every node with a child, in one pass over the graph
+    (cached): a walk per node costs the square of the chain's length on a long chain.
+
+    A generation has at most one parent, so below each node hangs a tree, except on a loop
+    (parent links that come back round), where every member reaches the whole component.
+    Subtree sizes are summed from the leaves up; what never completes is a loop.
+    """
+    def count() -> dict[str, int]:
+        children, parent = children_index(g), parent_index(g)
+        waiting = {k: len(v) for k, v in children.items()}  # children not summed yet
+        below = dict.fromkeys(children, 0)  # sizes of the summed children's subtrees
+        done: dict[str, int] = {}
+        ready = [k for k in parent if k not in children]  # leaves
+        while ready:
+            k = ready.pop()
+            done[k] = below.get(k, 0)
+            up = parent.get(k)
+            if up is not None:
+                below[up] += done[k] + 1
+                waiting[up] -= 1
+                if not waiting[up]:
+                    ready.append(up)
+        for k in children:  # what is left sits on a loop: each member sees all of its component
+            if k in done:
+                continue
+            loop, x = [], k
+            while x not in done:
+                done[x] = -1  # marks the loop while it is walked
+                loop.append(x)
+                x = parent[x]
+            total = sum(below[x] + 1 for x in loop)
+            for x in loop:
+                done[x] = total - 1
+        return {k: n for k, n in done.items() if n}
+
+    return _cached(g, "_descendant_counts", count)
+
+
 def ancestors(g: nx.DiGraph, key: str) -> list[str]:
     """The keys above `key` along DERIVED_FROM, nearest first (cycle-safe)."""
     parent, seen, out = parent_index(g), {key}, []
@@ -179,12 +218,14 @@ def malformed(g: nx.DiGraph) -> list[Row]:
 
 
 def legacy(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(n, expected_id=n["expected_id"], descendants=len(descendants(g, n["key"])))
+    counts = descendant_counts(g)
+    return [_gen_row(n, expected_id=n["expected_id"], descendants=counts.get(n["key"], 0))
             for n in _unusual(g) if n["id_kind"] == "legacy"]
 
 
 def signature_mismatch(g: nx.DiGraph) -> list[Row]:
-    return [_gen_row(n, expected_id=n["expected_id"], descendants=len(descendants(g, n["key"])))
+    counts = descendant_counts(g)
+    return [_gen_row(n, expected_id=n["expected_id"], descendants=counts.get(n["key"], 0))
             for n in _unusual(g) if n["id_matches"] is False]
 
 
