@@ -16,6 +16,7 @@ import orjson
 
 from lineage import ids
 from lineage.loaders.csv_chunks import read_small
+from lineage.loaders.files import MAX_INPUT_BYTES, open_regular
 from lineage.loaders.store import MAX_METADATA_BYTES, in_store, read_capped
 from lineage.model import Generation, Reference, Store
 from lineage.rename import Index, MappingResult, Rename, cascade, result_of
@@ -85,7 +86,7 @@ def read_mapping(path: str) -> list[Entry]:
 
     Every ID is checked for path tricks before anything else uses it.
     """
-    rows = read_small(path, f"mapping {path}", UsageError)
+    rows = read_small(path, f"mapping {path}", UsageError, limit=MAX_INPUT_BYTES)
     if not rows:
         raise UsageError(f"mapping {path} is empty; expected a header old_id,new_id[,stage]")
     header = [c.strip().lower() for c in rows[0]]
@@ -431,7 +432,8 @@ def _text_places(store: Store, lookup: _Renames, warnings: list[str]) -> list[Pl
                 warnings.append(f"{rel}: symlink leads outside the data root; not read")
             continue
         try:
-            with open(path, "rb") as fh:
+            fd, _ = open_regular(path)
+            with os.fdopen(fd, "rb") as fh:
                 text = fh.read().decode("utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             warnings.append(f"{rel}: cannot read: {exc}")

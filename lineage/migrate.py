@@ -462,13 +462,14 @@ def dumps_plan(plan: dict) -> bytes:
     return orjson.dumps(plan, option=orjson.OPT_INDENT_2) + b"\n"
 
 
+MAX_PLAN_BYTES = 4 * 1024 * 1024 * 1024  # far above any plan; bounds what a wrong path can make us read
+
+
 def load_plan(path: str) -> tuple[dict, str]:
     """The plan and the sha256 of its bytes; a UsageError when it is not a plan."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise UsageError(f"cannot read plan {path}: {exc.strerror or exc}") from None
+    from lineage.loaders.files import read_input
+
+    raw = read_input(path, f"plan {path}", MAX_PLAN_BYTES)  # a regular file: not a FIFO, not /dev/zero
     try:
         plan = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
