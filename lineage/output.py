@@ -8,6 +8,7 @@ escaped (`terminal_text`); JSON and CSV keep the exact text.
 from __future__ import annotations
 
 import csv
+import errno
 import os
 import re
 import sys
@@ -110,7 +111,11 @@ def destination(output: str | os.PathLike | None) -> Iterator[TextIO]:
     """stdout (no output, or "-"), or a file written whole through a temp file so a failed run
     leaves no half file."""
     if not output or str(output) == "-":
-        yield sys.stdout
+        out = _Stdout(sys.stdout)
+        yield out
+        # Flushed here, inside the command: a reader that left (`| head -c 100`) is then a
+        # BrokenPipeError the command turns into a quiet 141, before any verdict is printed.
+        out.flush()
         return
     if os.path.exists(output) and not os.path.isfile(output):
         # A device or a FIFO (/dev/null, a named pipe): written into as the shell would;
@@ -131,6 +136,41 @@ def destination(output: str | os.PathLike | None) -> Iterator[TextIO]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+class _Stdout:
+    """sys.stdout for data, whose writes are never cut short in silence.
+
+    A large write (a JSON or Markdown document is one) goes from the text layer straight to
+    the pipe; when the reader leaves during it, the binary layer returns the part it wrote and
+    the text layer drops the rest without a word, so the command went on to report success.
+    Here every write goes to the binary layer in a loop until all of it is taken: the next try
+    after a short write meets the broken pipe as a BrokenPipeError.
+    """
+
+    def __init__(self, stream: TextIO):
+        self._text = stream
+        self._bytes = getattr(stream, "buffer", None)
+        stream.flush()  # anything written through sys.stdout itself goes first
+
+    def write(self, text: str) -> int:
+        if self._bytes is None:
+            return self._text.write(text)
+        data = memoryview(text.encode(self._text.encoding or "utf-8", self._text.errors or "strict"))
+        while data:
+            n = self._bytes.write(data)
+            if not n:
+                raise BrokenPipeError(errno.EPIPE, "stdout took no more data")
+            data = data[n:]
+        return len(text)
+
+    def flush(self) -> None:
+        self._text.flush()
+        if self._bytes is not None:
+            self._bytes.flush()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, ... of sys.stdout
+        return getattr(self._text, name)
 
 
 class _TableConsole(Console):
