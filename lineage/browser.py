@@ -6,6 +6,11 @@ a frame, but styled for the dark sidebar: pale text on a pale frame); `:style <u
 GraSS stylesheet. Browser fetches both from the page, so the host must be in the server's
 `browser.remote_content_hostname_whitelist` (localhost is, by default) and must answer CORS
 preflight requests: `GuideServer` does both on 127.0.0.1.
+
+It answers Browser's own page only: CORS headers go to the Neo4j HTTP origin
+(http://localhost:<http port> or http://127.0.0.1:<http port>), a request from any other
+origin is refused (403), and so is one whose Host is not the loopback name and port the server
+listens on (421), which a DNS-rebinding page would send.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from urllib.parse import quote, urlsplit
 GUIDE_FILE = "guide.md"
 STYLE_FILE = "lineage.grass"
 DEFAULT_PORT = 7480
+LOOPBACK_NAMES = ("localhost", "127.0.0.1")
 
 PLACEHOLDER_ROOT = "/path/to/data"
 PLACEHOLDER_DRAFT = "d_..."
@@ -82,9 +88,30 @@ def examples_for(data_root: Optional[Path]) -> Examples:
 
 # --- the guide ------------------------------------------------------------------------------
 
+# Characters an example value keeps as they are in the guide; every other one is written as
+# a Cypher \uXXXX escape (UTF-16 code units, so a surrogate pair for the rest). Example values
+# come from the store (folder names, the data root's path): written this way no newline,
+# backtick or quote of theirs can end the literal, the code block or the slide, so a crafted
+# ID cannot add a click-to-run block to the guide.
+_CYPHER_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:@+,=~ ")
+
+
 def cypher_string(value: str) -> str:
-    """A Cypher string literal (single quotes) for `:param name => '...'`."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    """A Cypher string literal (single quotes) for `:param name => '...'`, in a small safe set
+    of characters.
+
+    Quote and backslash are written \\' and \\\\, never as \\u0027 or \\u005c: Cypher reads
+    \\u escapes before it reads the string (as Java does), so those would end the literal."""
+    out = []
+    for ch in value:
+        if ch in _CYPHER_SAFE:
+            out.append(ch)
+        elif ch == "'" or ch == "\\":
+            out.append("\\" + ch)
+        else:
+            units = ch.encode("utf-16-be")
+            out += [f"\\u{int.from_bytes(units[i:i + 2], 'big'):04x}" for i in range(0, len(units), 2)]
+    return "'" + "".join(out) + "'"
 
 
 def _param_block(name: str, value) -> str:
@@ -223,28 +250,64 @@ def _index(port: int) -> str:
             f"<p>Files: <a href='/{GUIDE_FILE}'>{GUIDE_FILE}</a>, <a href='/{STYLE_FILE}'>{STYLE_FILE}</a></p>")
 
 
+def browser_origins(http_port: int) -> frozenset[str]:
+    """The origins of Neo4j Browser's page on the server's HTTP port: the only pages the guide
+    server answers."""
+    return frozenset(f"http://{name}:{http_port}" for name in LOOPBACK_NAMES)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server_version = "lineage-guide"
     files: dict[str, tuple[bytes, str]] = {}
     log: Optional[Callable[[str], None]] = None
+    origins: frozenset[str] = frozenset()
+
+    def _refused(self) -> bool:
+        """Refuse (and answer) a request that is not for this server on the loopback, or that
+        comes from a page other than Browser's. A request without Origin (curl, a link opened
+        in a tab) is served, without CORS headers."""
+        port = self.server.server_address[1]
+        if self.headers.get("Host") not in {f"{name}:{port}" for name in LOOPBACK_NAMES}:
+            self._plain(421, b"misdirected request: this server answers only localhost and 127.0.0.1\n")
+            return True
+        origin = self.headers.get("Origin")
+        if origin is not None and origin not in self.origins:
+            self._plain(403, b"forbidden: only Neo4j Browser's page may read this\n")
+            return True
+        return False
+
+    def _plain(self, code: int, message: bytes) -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(message)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(message)
 
     def _cors(self) -> None:
-        self.send_header("Access-Control-Allow-Origin", "*")
+        origin = self.headers.get("Origin")
+        if origin is None:
+            return
+        self.send_header("Access-Control-Allow-Origin", origin)  # one of self.origins
+        self.send_header("Vary", "Origin")
         self.send_header("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
         # Browser sends cache-control and pragma; allow whatever the preflight asks for.
         self.send_header("Access-Control-Allow-Headers",
                          self.headers.get("Access-Control-Request-Headers") or "*")
-        if self.headers.get("Access-Control-Request-Private-Network"):
-            self.send_header("Access-Control-Allow-Private-Network", "true")
         self.send_header("Access-Control-Max-Age", "600")
 
     def do_OPTIONS(self) -> None:  # noqa: N802 - http.server's naming
+        if self._refused():
+            return
         self.send_response(204)
         self._cors()
         self.send_header("Content-Length", "0")
         self.end_headers()
 
     def _answer(self, body: bool) -> None:
+        if self._refused():
+            return
         path = urlsplit(self.path).path.lstrip("/")
         if path == "":
             content, ctype = _index(self.server.server_address[1]).encode(), "text/html; charset=utf-8"
@@ -273,12 +336,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class GuideServer:
-    """Serves guide.md and lineage.grass with CORS on host:port; port 0 picks a free one."""
+    """Serves guide.md and lineage.grass on 127.0.0.1:port (port 0 picks a free one), with CORS
+    for Neo4j Browser's page on `http_port` only."""
 
-    def __init__(self, guide_md: str = "", style: str = "", port: int = DEFAULT_PORT, host: str = "127.0.0.1",
-                 log: Optional[Callable[[str], None]] = None):
-        self._handler = type("GuideHandler", (_Handler,), {"files": {}, "log": staticmethod(log) if log else None})
-        self.httpd = ThreadingHTTPServer((host, port), self._handler)
+    def __init__(self, guide_md: str = "", style: str = "", port: int = DEFAULT_PORT,
+                 log: Optional[Callable[[str], None]] = None, http_port: int = 7474):
+        self._handler = type("GuideHandler", (_Handler,), {"files": {}, "log": staticmethod(log) if log else None,
+                                                            "origins": browser_origins(http_port)})
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
         self.httpd.daemon_threads = True
         self._thread: Optional[threading.Thread] = None
         self.publish(guide_md, style)
@@ -325,7 +390,7 @@ class GuideServer:
 
 
 def make_server(data_root: Optional[Path] = None, port: int = DEFAULT_PORT,
-                log: Optional[Callable[[str], None]] = None) -> tuple[GuideServer, Examples]:
+                log: Optional[Callable[[str], None]] = None, http_port: int = 7474) -> tuple[GuideServer, Examples]:
     """The guide for `data_root` (placeholders without one) and the style, ready to serve."""
     from lineage.status import UsageError
 
@@ -333,7 +398,7 @@ def make_server(data_root: Optional[Path] = None, port: int = DEFAULT_PORT,
         raise UsageError(f"data root {data_root} is not a folder")
     ex = examples_for(data_root)
     try:
-        server = GuideServer(port=port, log=log)
+        server = GuideServer(port=port, log=log, http_port=http_port)
     except OSError as exc:
         raise UsageError(f"cannot serve on 127.0.0.1:{port}: {exc.strerror or exc} (choose another --port)") from None
     server.publish(guide(ex, style_url=server.url(STYLE_FILE)), grass())

@@ -20,7 +20,7 @@ from rich.console import Console
 
 from lineage import ids
 from lineage.model import SEVERITIES, Store
-from lineage.output import emit_rows, destination, to_json, rows_to_markdown, console_for, rows_to_table
+from lineage.output import emit_rows, destination, to_json, rows_to_markdown, console_for, rows_to_table, terminal_text
 from lineage.status import ExitStatus, LineageError, Terminated, UsageError
 
 if TYPE_CHECKING:
@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 # The audit (and with it networkx) is imported by the commands that run it, not here: commands
 # such as `neo4j`, `ids`, `migrate` and `--version` start without it.
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
+# One message, one line; no :emoji: codes replaced in names from the data.
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 app = typer.Typer(
     help="Lineage analyzer for the DayDreaming generation store (data/gens/<stage>/<gen_id>/).\n\n"
@@ -109,8 +110,9 @@ def command(fn: Callable) -> Callable:
 
 
 def _say(message: str) -> None:
-    """A line for the person at the terminal: on stderr, never read as rich markup."""
-    err.print(f"lineage: {message}", markup=False)
+    """A line for the person at the terminal: on stderr, never read as rich markup, and with
+    control characters from the data (names, IDs, values in error messages) escaped."""
+    err.print(f"lineage: {terminal_text(message)}", markup=False)
 
 
 def _warn(message: str) -> None:
@@ -318,7 +320,7 @@ def _summary_rows(report: Report) -> list[dict]:
 
 def report_markdown(report: Report) -> str:
     s = report.statistics
-    parts = [f"# lineage audit of `{report.data_root}`\n",
+    parts = [f"# lineage audit of `{terminal_text(report.data_root)}`\n",
              f"Backend {report.backend}; highest severity: **{s['max_severity']}**.\n",
              "## Generations\n",
              rows_to_markdown([{"stage": k, "folders": v} for k, v in s["generations"].items()], ["stage", "folders"]),
@@ -364,13 +366,13 @@ def inventory(
         with destination(output) as out:
             out.write("# Generation inventory\n\n" + rows_to_markdown(stage_rows(inv), STAGE_COLUMNS)
                       + "\n## ID lengths: length rule vs shape\n\n" + rows_to_markdown(rows, LENGTH_COLUMNS)
-                      + "\n" + verdict(inv) + "\n\n## Legacy IDs\n\n" + rows_to_markdown(legacy, LEGACY_COLUMNS))
+                      + "\n" + terminal_text(verdict(inv)) + "\n\n## Legacy IDs\n\n" + rows_to_markdown(legacy, LEGACY_COLUMNS))
     elif format == Format.table:
         with destination(output) as out:
             console = console_for(out)
             console.print(rows_to_table(stage_rows(inv), STAGE_COLUMNS, "Generations by stage and ID class"))
             console.print(rows_to_table(rows, LENGTH_COLUMNS, "ID lengths: length rule vs shape"))
-            console.print(verdict(inv), markup=False)
+            console.print(terminal_text(verdict(inv)), markup=False)
             # A terminal shows the first few; md and json list them all.
             console.print(rows_to_table(legacy[:LEGACY_SHOWN], LEGACY_COLUMNS, "Legacy IDs"))
             if len(legacy) > LEGACY_SHOWN:
@@ -619,11 +621,11 @@ def cohorts_simulate(
                     console.print(rows_to_table(rows, columns, title))
                     if i == 1:
                         for line in sim.answer:
-                            console.print(line, markup=False, highlight=False)
+                            console.print(terminal_text(line), markup=False, highlight=False)
                 else:
                     out.write(f"## {title}\n\n{rows_to_markdown(rows, columns)}\n")
                     if i == 1:
-                        out.write("".join(f"- {line}\n" for line in sim.answer) + "\n")
+                        out.write("".join(f"- {terminal_text(line)}\n" for line in sim.answer) + "\n")
     totals = ", ".join(f"{m['mode']} {m['llm_calls']:,}" for m in sim.document["modes"])
     what = []
     if sim.document["input"]:
@@ -999,7 +1001,7 @@ neo4j_app = typer.Typer(
 )
 app.add_typer(neo4j_app, name="neo4j")
 
-EphemeralOpt = Annotated[bool, typer.Option("--ephemeral", help="A throwaway server: auth off, fresh temporary home, deleted by stop.")]
+EphemeralOpt = Annotated[bool, typer.Option("--ephemeral", help="A throwaway server: fresh temporary home, deleted by stop; user neo4j with a random password in <home>/password, which lineage reads for it.")]
 BoltPortOpt = Annotated[Optional[int], typer.Option("--bolt-port", min=1, max=65535, help="Bolt port; default $LINEAGE_NEO4J_BOLT_PORT or 7687.", show_default=False)]
 HttpPortOpt = Annotated[Optional[int], typer.Option("--http-port", min=1, max=65535, help="HTTP port; default $LINEAGE_NEO4J_HTTP_PORT or 7474.", show_default=False)]
 
@@ -1073,22 +1075,24 @@ def neo4j_browse(
     """Serve a Neo4j Browser guide of every canned query and a style for the lineage graph.
 
     Prints the Browser URL and the two commands to paste (:guide for the guide, :style for the
-    colours), then serves on 127.0.0.1 until Ctrl-C.
+    colours), then serves on 127.0.0.1 until Ctrl-C, to Browser's own origin only.
 
     Example: lineage neo4j browse --data-root data/
     """
     from lineage import browser, neo4j_server
 
     instance = _instance(ephemeral, bolt_port, http_port)
-    server, ex = browser.make_server(data_root, port)
     bolt, http = instance.ports()
+    server, ex = browser.make_server(data_root, port, http_port=http)
     no_auth = neo4j_server.auth_disabled(http)
     if no_auth is None:
         _warn(f"no Neo4j answers on http://127.0.0.1:{http}/ "
               f"(start one with `lineage neo4j start`)")
+    elif not no_auth and instance.is_ephemeral:
+        _say(f"log in to Browser as neo4j with the password in {instance.home / neo4j_server.PASSWORD_FILE}")
     if not ex.found:
         _say("the guide has placeholder parameters; pass --data-root DIR to fill them in")
-    typer.echo(f"Open Neo4j Browser: {browser.browser_url(http, bolt, no_auth if no_auth is not None else instance.is_ephemeral)}")
+    typer.echo(f"Open Neo4j Browser: {browser.browser_url(http, bolt, bool(no_auth))}")
     typer.echo("Then paste into its editor:")
     for line in browser.browser_commands(server.port):
         typer.echo(f"  {line}")

@@ -90,13 +90,15 @@ def _from_file(selection: Selection) -> SelectionInput:
 
 
 def read_selection_file(path: str) -> SelectionInput:
+    """--selection FILE: a regular file of at most MAX_INPUT_BYTES (a FIFO or a device is refused
+    before anything is read from it)."""
+    from lineage.loaders.files import read_input
+
+    raw = read_input(path)
     try:
-        with open(path, "rb") as fh:
-            text = fh.read().decode("utf-8-sig")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not UTF-8 (byte {exc.start})") from None
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     return parse_selection(text, path)
 
 

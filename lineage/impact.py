@@ -16,6 +16,7 @@ import orjson
 
 from lineage import ids
 from lineage.loaders.csv_chunks import read_small
+from lineage.loaders.files import MAX_INPUT_BYTES, open_regular
 from lineage.loaders.store import MAX_METADATA_BYTES, in_store, read_capped
 from lineage.loaders.lineage_graph import LineageGraph, of
 from lineage.model import Generation, Reference, Store, gen_key
@@ -86,7 +87,7 @@ def read_mapping(path: str) -> list[Entry]:
 
     Every ID is checked for path tricks before anything else uses it.
     """
-    rows = read_small(path, f"mapping {path}", UsageError)
+    rows = read_small(path, f"mapping {path}", UsageError, limit=MAX_INPUT_BYTES)
     if not rows:
         raise UsageError(f"mapping {path} is empty; expected a header old_id,new_id[,stage]")
     header = [c.strip().lower() for c in rows[0]]
@@ -287,11 +288,8 @@ def places(g: LineageGraph, renames: list[Rename], warnings: list[str]) -> list[
         out += found
     # raw_metadata.json / parsed_metadata.json: only of the generations concerned.
     concerned = set(touched)
-    for r in renames:
-        key = gen_key(r.stage, r.old_id)
-        if key in g:
-            concerned.add(key)
-            concerned.update(g.descendants(key, cut_loops=True))
+    starts = [k for k in (gen_key(r.stage, r.old_id) for r in renames) if k in g]
+    concerned.update(g.below(starts, cut_loops=True))  # one walk for all: a chain's renames nest
     for key in sorted(concerned):
         gen = g.record(key)
         for name in RUN_METADATA_FILES:
@@ -348,14 +346,17 @@ def pointer_token(key: str) -> str:
 
 
 def _strings(value, pointer: str = "") -> Iterator[tuple[str, str]]:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            yield from _strings(v, f"{pointer}/{pointer_token(str(k))}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            yield from _strings(v, f"{pointer}/{i}")
-    elif isinstance(value, str):
-        yield pointer, value
+    """(JSON pointer, string) of every string in `value`, in document order. A stack, not
+    recursion: JSON nested a thousand levels deep (orjson reads up to 1024) is still data."""
+    stack = [(pointer, value)]
+    while stack:
+        pointer, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(reversed([(f"{pointer}/{pointer_token(str(k))}", v) for k, v in value.items()]))
+        elif isinstance(value, list):
+            stack.extend(reversed([(f"{pointer}/{i}", v) for i, v in enumerate(value)]))
+        elif isinstance(value, str):
+            yield pointer, value
 
 
 def mentions(text: str, lookup: _Renames) -> list[str]:
@@ -444,7 +445,8 @@ def _text_places(store: Store, lookup: _Renames, warnings: list[str]) -> list[Pl
                 warnings.append(f"{rel}: symlink leads outside the data root; not read")
             continue
         try:
-            with open(path, "rb") as fh:
+            fd, _ = open_regular(path)
+            with os.fdopen(fd, "rb") as fh:
                 text = fh.read().decode("utf-8-sig")
         except (OSError, UnicodeDecodeError) as exc:
             warnings.append(f"{rel}: cannot read: {exc}")
@@ -503,7 +505,9 @@ def _label_lines(node: dict) -> list[str]:
 
 
 def _mermaid_text(text: str) -> str:
-    return (text.replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;"))
+    from lineage.output import terminal_text
+
+    return (terminal_text(text).replace("&", "#amp;").replace('"', "#quot;").replace("<", "#lt;").replace(">", "#gt;"))
 
 
 def to_mermaid(impact: Impact) -> str:
@@ -521,7 +525,9 @@ def to_mermaid(impact: Impact) -> str:
 
 
 def _dot_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
+    from lineage.output import terminal_text
+
+    return terminal_text(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
 
 
 DOT_STYLE = {"renamed": 'style=filled, fillcolor="#fff3cd"', "kept": 'style=filled, fillcolor="#eeeeee"',
@@ -541,7 +547,7 @@ def to_dot(impact: Impact) -> str:
 
 
 def to_markdown(impact: Impact) -> str:
-    from lineage.output import rows_to_markdown
+    from lineage.output import rows_to_markdown, terminal_text
 
     parts = ["# Rename impact\n\n", "## Renames\n\n",
              rows_to_markdown([r.as_dict() for r in impact.renames], RENAME_COLUMNS)]
@@ -550,5 +556,5 @@ def to_markdown(impact: Impact) -> str:
                   rows_to_markdown(impact.conflicts, ["kind", "stage", "new_id", "old_ids", "message"])]
     parts += ["\n## Places to update\n\n", rows_to_markdown([p.as_dict() for p in impact.places], PLACE_COLUMNS)]
     if impact.warnings:
-        parts += ["\n## Warnings\n\n"] + [f"- {w}\n" for w in impact.warnings]
+        parts += ["\n## Warnings\n\n"] + [f"- {terminal_text(w)}\n" for w in impact.warnings]
     return "".join(parts)

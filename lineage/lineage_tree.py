@@ -1,4 +1,10 @@
-"""The lineage of one generation: its ancestry up to the draft and its descendants as a tree."""
+"""The lineage of one generation: its ancestry up to the draft and its descendants as a tree.
+
+Nothing here recurses and nothing nests with the data: a chain of thousands of generations
+(parents filed in the wrong stage link essay to essay) is walked with a list, kept as a flat
+list of nodes with their depth and parent, and drawn with at most MAX_NESTING levels of
+indentation.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from rich.tree import Tree
 
 from lineage.loaders.lineage_graph import LineageGraph
 from lineage.model import Finding
+from lineage.output import terminal_text
 
 
 def lineage_of(g: LineageGraph, gen_id: str, findings: list[Finding]) -> list[dict[str, Any]]:
@@ -33,52 +40,73 @@ def _node(g: LineageGraph, key: str, problems) -> dict[str, Any]:
 def _view(g: LineageGraph, key: str, problems) -> dict[str, Any]:
     view = _node(g, key, problems)
     view["ancestors"] = [_node(g, up, problems) for up in g.ancestors(key)]
-    view["descendants"] = _descend(g, key, problems, {key})
+    view["descendants"] = _descendants(g, key, problems)
     view["referenced_by"] = [{"path": g.nodes[u]["path"], "line": p["line"], "column": p["column"] or None}
                              for u, p in g.places_to(key) if g.has_label(u, "Artifact")]
     view["cohorts"] = sorted(g.nodes[u]["cohort_id"] for u in g.sources_into(key) if g.has_label(u, "Cohort"))
     return view
 
 
-def _descend(g: LineageGraph, key: str, problems, seen: set[str]) -> list[dict[str, Any]]:
-    out = []
-    for child in sorted(g.children(key)):
-        if child in seen:
+def _descendants(g: LineageGraph, key: str, problems) -> list[dict[str, Any]]:
+    """Everything below `key` once, depth first with children in key order: each node with its
+    `depth` (1 for a child) and its parent's `parent_stage` and `parent_gen_id`."""
+    children = g.children_index
+    out: list[dict[str, Any]] = []
+    seen = {key}
+    stack = [(child, 1, key) for child in sorted(children.get(key, ()), reverse=True)]
+    while stack:
+        child, depth, parent = stack.pop()
+        if child in seen:  # a loop of parent links comes back round
             continue
         seen.add(child)
-        node = _node(g, child, problems)
-        node["children"] = _descend(g, child, problems, seen)
-        out.append(node)
+        up = _node(g, parent, problems)
+        out.append({**_node(g, child, problems), "depth": depth, "parent_stage": up["stage"],
+                    "parent_gen_id": up["gen_id"]})
+        stack += [(c, depth + 1, child) for c in sorted(children.get(child, ()), reverse=True)]
     return out
 
 
 def _label(node: dict[str, Any], bold: bool = False) -> Text:
-    # Text, not markup: IDs and messages come from the data and may contain [brackets].
-    label = Text(f"{node['stage'] or 'missing'} {node['gen_id']}", style="bold" if bold else "")
+    # Text, not markup: IDs and messages come from the data and may contain [brackets], and
+    # control characters, escaped so the terminal shows them instead of acting on them.
+    label = Text(f"{node['stage'] or 'missing'} {terminal_text(node['gen_id'])}", style="bold" if bold else "")
     for p in node["problems"]:
-        label.append(f"\n  ! {p}", style="red" if p.startswith("error") else "yellow" if p.startswith("warn") else "")
+        label.append(f"\n  ! {terminal_text(p)}",
+                     style="red" if p.startswith("error") else "yellow" if p.startswith("warn") else "")
     return label
+
+
+# Levels of indentation a terminal tree shows. Deeper nodes hang at the last level, each label
+# prefixed with its depth: a guide of 4 columns per level would otherwise leave no room for the
+# label, and draw a number of columns that grows with the square of a chain's length.
+MAX_NESTING = 12
 
 
 def render_tree(view: dict[str, Any]) -> Tree:
     """Ancestors from the draft down to the generation, then its descendants below it."""
     chain = list(reversed(view["ancestors"])) + [view]
-    root = Tree(_label(chain[0], bold=len(chain) == 1))
-    branch = root
-    for i, node in enumerate(chain[1:], 2):
-        branch = branch.add(_label(node, bold=i == len(chain)))
+    top = len(chain) - 1  # the level of the generation itself
+    root = Tree(_label(chain[0], bold=top == 0))
+    path = [root]  # path[i]: the node last drawn at indentation i
 
-    def add(parent: Tree, nodes: list[dict[str, Any]]) -> None:
-        for n in nodes:
-            add(parent.add(_label(n)), n["children"])
+    def draw(node: dict[str, Any], level: int, bold: bool = False) -> None:
+        shown = min(level, MAX_NESTING)
+        label = _label(node, bold)
+        if level > MAX_NESTING:
+            label = Text(f"(depth {level - top}) ").append_text(label)
+        del path[shown:]
+        path.append(path[shown - 1].add(label))
 
-    add(branch, view["descendants"])
+    for level, node in enumerate(chain[1:], 1):
+        draw(node, level, bold=level == top)
+    for node in view["descendants"]:  # depth first: a node's parent was drawn just before it
+        draw(node, top + node["depth"])
     if view["referenced_by"] or view["cohorts"]:
         refs = root.add(Text("referenced by"))
         for c in view["cohorts"]:
-            refs.add(Text(f"cohort {c}"))
+            refs.add(Text(f"cohort {terminal_text(c)}"))
         for r in view["referenced_by"]:
-            refs.add(Text(_place(r)))
+            refs.add(Text(terminal_text(_place(r))))
     return root
 
 
@@ -98,12 +126,7 @@ def tree_rows(views: list[dict[str, Any]]) -> list[dict[str, Any]]:
             rows.append({"depth": depth, "relation": "ancestor", **_flat(a)})
         rows.append({"depth": 0, "relation": "self", **_flat(view)})
 
-        def walk(nodes, depth):
-            for n in nodes:
-                rows.append({"depth": depth, "relation": "descendant", **_flat(n)})
-                walk(n["children"], depth + 1)
-
-        walk(view["descendants"], 1)
+        rows += [{"depth": n["depth"], "relation": "descendant", **_flat(n)} for n in view["descendants"]]
         this = {"depth": None, "stage": view["stage"], "gen_id": view["gen_id"], "problems": ""}
         rows += [{**this, "relation": "cohort_member", "place": f"cohort {c}"} for c in view["cohorts"]]
         rows += [{**this, "relation": "referenced_by", "place": _place(r)} for r in view["referenced_by"]]

@@ -4,12 +4,18 @@ The script ships inside the package (folder `neo4j/` is package `lineage.neo4j_r
 this works from a checkout and from an installed wheel. Everything is passed to the script in
 its environment: the ports, and the password of the persistent server, which is never put on
 a command line, printed or logged.
+
+Both servers run with authentication on. The ephemeral one gets a random password, written to
+`<home>/password` (mode 600); `ephemeral_password` reads it for a URI that names that instance.
+Auth stays on even there because Neo4j's Bolt port also speaks Bolt over WebSocket and accepts
+a handshake from any web page (it checks no Origin, and 5.26 has no setting for one).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 import threading
@@ -18,6 +24,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
+from urllib.parse import urlsplit
 
 from lineage.status import LineageError, UsageError
 
@@ -43,7 +50,8 @@ def script_path() -> Path:
 
 @dataclass(frozen=True)
 class Instance:
-    """Which server: the persistent one (auth on) or an ephemeral one (auth off), and its ports.
+    """Which server: the persistent one or an ephemeral one (a throwaway home and a random
+    password), and its ports.
 
     Ports left as None come from LINEAGE_NEO4J_BOLT_PORT / LINEAGE_NEO4J_HTTP_PORT, else
     7687 / 7474. An ephemeral instance is keyed by its Bolt port: stop it with the same port.
@@ -110,6 +118,43 @@ class Instance:
         return ["--ephemeral"] if self.ephemeral else []
 
 
+EPHEMERAL_TAG = ".lineage-neo4j-ephemeral"  # neo4j.sh marks an ephemeral home with it
+PASSWORD_FILE = "password"  # in an ephemeral home
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def ephemeral_password(uri: str) -> Optional[str]:
+    """The password of this user's ephemeral instance that `uri` names (bolt:// or neo4j:// to
+    the loopback on its Bolt port), from <home>/password; None for any other URI.
+
+    The file counts only in a home neo4j.sh made (its tag), owned by this user, and when it is
+    a regular file nobody else can read: anything else is ignored, never trusted.
+    """
+    try:
+        parts = urlsplit(uri)
+        port = parts.port or DEFAULT_BOLT_PORT
+    except ValueError:
+        return None
+    if parts.scheme not in ("bolt", "neo4j") or parts.hostname not in LOOPBACK:
+        return None
+    instance = Instance(ephemeral=True, bolt_port=port)
+    try:
+        home = instance.home
+        if instance.ports()[0] != port or not (home / EPHEMERAL_TAG).is_file():
+            return None
+        if os.lstat(home).st_uid != os.getuid():
+            return None
+        fd = os.open(home / PASSWORD_FILE, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except (OSError, UsageError):
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+            return None
+        password = fh.read(256).decode("ascii", "replace").strip()
+    return password or None
+
+
 def check_password(password: Optional[str]) -> str:
     """The persistent server's password rules (Neo4j's and the script's), as a UsageError."""
     if not password:
@@ -124,9 +169,17 @@ def check_password(password: Optional[str]) -> str:
 
 def _run(action: str, instance: Instance, extra: list[str], password: Optional[str] = None,
          out: Optional[Echo] = None, err: Optional[Echo] = None) -> int:
-    """Run `neo4j.sh ACTION`, forwarding its lines; a `neo4j.sh: error:` becomes a LineageError."""
-    out = out or (lambda line: (sys.stdout.write(line), sys.stdout.flush()))
-    err = err or (lambda line: (sys.stderr.write(line), sys.stderr.flush()))
+    """Run `neo4j.sh ACTION`, forwarding its lines; a `neo4j.sh: error:` becomes a LineageError.
+
+    Lines reach the terminal with control characters escaped: on a failed start the script
+    shows the tail of Neo4j's logs, which can quote data."""
+    from lineage.output import terminal_text
+
+    def shown(line: str) -> str:
+        return terminal_text(line.rstrip("\n")) + "\n" if line.endswith("\n") else terminal_text(line)
+
+    out = out or (lambda line: (sys.stdout.write(shown(line)), sys.stdout.flush()))
+    err = err or (lambda line: (sys.stderr.write(shown(line)), sys.stderr.flush()))
     cmd = ["bash", str(script_path()), action, *instance.flags(), *extra]
     try:
         proc = subprocess.Popen(cmd, env=instance.environment(password), stdin=subprocess.DEVNULL,
@@ -161,7 +214,7 @@ def start(instance: Instance, password: Optional[str] = None, wait: bool = True,
 
     The persistent server needs `password`: it becomes the password of user neo4j when the
     data folder is created, and is checked against a running server otherwise. An ephemeral
-    server runs without authentication and ignores it.
+    server makes its own random password (in <home>/password) and ignores it.
     """
     password = None if instance.is_ephemeral else check_password(password)
     _run("start", instance, ["--wait"] if wait else [], password, out, err)

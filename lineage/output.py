@@ -1,12 +1,16 @@
 """Writing rows and documents as table, JSON, Markdown or CSV: data to stdout or a file, never logs.
 
 CSV cells that a spreadsheet would run as a formula are neutralised with a leading quote.
+Text meant for a terminal (tables, Markdown, trees, messages) shows control characters
+escaped (`terminal_text`); JSON and CSV keep the exact text.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import os
+import re
 import sys
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, TextIO
@@ -17,6 +21,23 @@ from rich.table import Table
 from rich.text import Text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+# Characters a terminal acts on instead of showing: C0 (ESC starts colour, cursor, screen and
+# window-title sequences), DEL, C1 (0x9b is a one-byte CSI on some terminals), the bidi
+# embeddings, overrides and isolates (they reorder what follows on the line) and the Unicode
+# line and paragraph separators. rich strips a few C0 codes (BEL, BS, CR) but not ESC.
+_CONTROLS = ([*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)],
+             [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x2028, 0x2029])
+_ESCAPES = {c: f"\\x{c:02x}" for c in _CONTROLS[0]} | {c: f"\\u{c:04x}" for c in _CONTROLS[1]}
+_CONTROL = re.compile("[" + "".join(re.escape(chr(c)) for c in _ESCAPES) + "]")
+
+
+def terminal_text(text: str) -> str:
+    """`text` with every control character written visibly (ESC as \\x1b, U+202E as \\u202e):
+    the one way data from the store reaches a terminal, in tables, trees, Markdown and messages."""
+    if _CONTROL.search(text) is None:  # the usual case: one scan in C, no copy
+        return text
+    return text.translate(_ESCAPES)
 
 
 def safe_cell(value: Any) -> Any:
@@ -54,7 +75,7 @@ def _plain(value: Any) -> str:
 
 
 def _md_cell(value: Any) -> str:
-    return _plain(value).replace("|", "\\|").replace("\n", " ")
+    return terminal_text(_plain(value).replace("|", "\\|").replace("\n", " "))
 
 
 def rows_to_markdown(rows: Iterable[dict], columns: list[str]) -> str:
@@ -75,7 +96,7 @@ def rows_to_table(rows: Iterable[dict], columns: list[str], title: str | None = 
         table.add_column(c, overflow="fold")
     for r in rows:
         # Text, not str: values come from the data, and rich would read "[...]" in them as markup.
-        table.add_row(*(Text(_cell(_plain(r.get(c)))) for c in columns))
+        table.add_row(*(Text(_cell(terminal_text(_plain(r.get(c))))) for c in columns))
     return table
 
 
@@ -90,7 +111,11 @@ def destination(output: str | os.PathLike | None) -> Iterator[TextIO]:
     """stdout (no output, or "-"), or a file written whole through a temp file so a failed run
     leaves no half file."""
     if not output or str(output) == "-":
-        yield sys.stdout
+        out = _Stdout(sys.stdout)
+        yield out
+        # Flushed here, inside the command: a reader that left (`| head -c 100`) is then a
+        # BrokenPipeError the command turns into a quiet 141, before any verdict is printed.
+        out.flush()
         return
     try:
         if os.path.exists(output) and not os.path.isfile(output):
@@ -117,6 +142,41 @@ def destination(output: str | os.PathLike | None) -> Iterator[TextIO]:
         raise
 
 
+class _Stdout:
+    """sys.stdout for data, whose writes are never cut short in silence.
+
+    A large write (a JSON or Markdown document is one) goes from the text layer straight to
+    the pipe; when the reader leaves during it, the binary layer returns the part it wrote and
+    the text layer drops the rest without a word, so the command went on to report success.
+    Here every write goes to the binary layer in a loop until all of it is taken: the next try
+    after a short write meets the broken pipe as a BrokenPipeError.
+    """
+
+    def __init__(self, stream: TextIO):
+        self._text = stream
+        self._bytes = getattr(stream, "buffer", None)
+        stream.flush()  # anything written through sys.stdout itself goes first
+
+    def write(self, text: str) -> int:
+        if self._bytes is None:
+            return self._text.write(text)
+        data = memoryview(text.encode(self._text.encoding or "utf-8", self._text.errors or "strict"))
+        while data:
+            n = self._bytes.write(data)
+            if not n:
+                raise BrokenPipeError(errno.EPIPE, "stdout took no more data")
+            data = data[n:]
+        return len(text)
+
+    def flush(self) -> None:
+        self._text.flush()
+        if self._bytes is not None:
+            self._bytes.flush()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, ... of sys.stdout
+        return getattr(self._text, name)
+
+
 class _TableConsole(Console):
     def on_broken_pipe(self) -> None:
         # rich would exit 1 here; the CLI answers a reader that left with a quiet 141.
@@ -126,7 +186,7 @@ class _TableConsole(Console):
 
 def console_for(out: TextIO) -> Console:
     """A rich console that writes the table to `out` (no colour codes when it is a file)."""
-    return _TableConsole(file=out, width=None if out.isatty() else 160, soft_wrap=False)
+    return _TableConsole(file=out, width=None if out.isatty() else 160, soft_wrap=False, emoji=False)
 
 
 def emit_rows(rows: list[dict], columns: list[str], fmt: str, output: str | None,

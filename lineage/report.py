@@ -16,7 +16,7 @@ from lineage.audit import Report
 from lineage.impact import Entry, impact
 from lineage.inventory import STAGE_COLUMNS, inventory, stage_rows, verdict
 from lineage.model import Store
-from lineage.output import rows_to_markdown
+from lineage.output import rows_to_markdown, terminal_text
 from lineage.loaders.lineage_graph import LineageGraph
 from lineage.rename import id_report, mapping
 from lineage.status import UsageError
@@ -54,7 +54,7 @@ def _cohort_section(store: Store, sample: int, seed: int) -> tuple[str, dict[str
             sim = cohorts.simulate(store)
             source = "the store's own selection file"
     except UsageError as exc:
-        return f"Not simulated: {exc}\n", {}
+        return f"Not simulated: {terminal_text(str(exc))}\n", {}
     total_rows = [r for r in sim.summary_rows if r.get("stage") == "total"]
     totals = {r["mode"]: r["llm_calls"] for r in total_rows}
     cols = list(sim.legacy_rows[0]) if sim.legacy_rows else ["mode"]
@@ -63,7 +63,7 @@ def _cohort_section(store: Store, sample: int, seed: int) -> tuple[str, dict[str
                      [c for c in ("mode", "scheduled", "reused", "new", "llm_calls") if sim.summary_rows
                       and c in sim.summary_rows[0]])
             + "\nWhere legacy generations are reused, and where regeneration is unavoidable:\n\n"
-            + _table(sim.legacy_rows, cols) + "\n" + "".join(f"- {a}\n" for a in sim.answer))
+            + _table(sim.legacy_rows, cols) + "\n" + "".join(f"- {terminal_text(a)}\n" for a in sim.answer))
     return text, totals
 
 
@@ -82,7 +82,7 @@ def build(graph: LineageGraph, report: Report, *, sample: int = 5, seed: int = 0
     chain_errors = sum(n for c, n in stats["findings_by_check"].items()
                        if c.startswith(("chain.", "cohort.member")))
     parts = [
-        f"# Generation store findings: `{report.data_root}`\n\n",
+        f"# Generation store findings: `{terminal_text(report.data_root)}`\n\n",
         f"Produced by lineage {__version__} on {dt.date.today().isoformat()}. Every number below comes "
         "from this run; re-run `lineage report` to refresh it.\n\n",
         "## 1. Inventory\n\n",

@@ -7,12 +7,19 @@ thread in the middle of whatever lock it holds.
 
 If the helper cannot start, fails or dies, the function runs in the caller instead: slower,
 never wrong, and never a traceback from the child on the user's terminal.
+
+The helper starts isolated (`python -I`): `python -c` would put the working folder first on
+sys.path, and a `lineage/` package or a `pickle.py` in the folder where `lineage audit .` runs
+would be imported and executed. It gets the caller's sys.path instead, without the working
+folder, so it finds the same installed lineage (an editable install's finder comes back through
+site-packages).
 """
 
 from __future__ import annotations
 
 import importlib
 import io
+import os
 import pickle
 import subprocess
 import sys
@@ -29,7 +36,7 @@ class Beside:
         if not parallel:
             return
         try:
-            self._proc = subprocess.Popen([sys.executable, "-c", f"import {__name__} as b; b._serve()"],
+            self._proc = subprocess.Popen([sys.executable, "-I", "-c", _BOOT, *_child_path()],
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                           stderr=subprocess.DEVNULL)
         except OSError:
@@ -69,6 +76,21 @@ class Beside:
                     pass
         module, function, args = self._call
         return getattr(importlib.import_module(module), function)(*args)
+
+
+# The child's first lines: its sys.path from its arguments, then the one call. Only builtin
+# modules are imported before sys.path is set.
+_BOOT = f"import sys; sys.path[:] = sys.argv[1:]; import {__name__} as b; b._serve()"
+
+
+def _child_path() -> list[str]:
+    """The caller's sys.path without the working folder ('' or its absolute name): the helper
+    finds lineage and its dependencies where the caller did, and nothing from where it runs."""
+    try:
+        cwd = os.getcwd()
+    except OSError:  # the working folder was deleted: nothing can be imported from it
+        return [p for p in sys.path if os.path.isabs(p)]
+    return [p for p in map(os.path.abspath, filter(None, sys.path)) if p != cwd]
 
 
 def _serve() -> None:

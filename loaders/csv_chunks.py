@@ -16,10 +16,13 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, islice, repeat
 from typing import Iterable, Iterator, Sequence
+
+from lineage.loaders.files import open_regular
 
 MAX_FIELD = 16 * 1024 * 1024
 BLOCK = 4 << 20  # bytes of whole lines split at a time
@@ -48,19 +51,32 @@ def read(path: str) -> Iterator[list[str] | Chunk]:
     Raises CsvProblem, possibly after some chunks: what was read until then stands.
     """
     csv.field_size_limit(MAX_FIELD)
-    with _as_problem(), open(path, "rb") as fh:
+    with _as_problem(), _open(path) as fh:
         yield from _chunks(_blocks(fh))
 
 
-def read_small(path: str, name: str, error: type[Exception]) -> list[list[str]]:
+def read_small(path: str, name: str, error: type[Exception], limit: int | None = None) -> list[list[str]]:
     """All rows of a small CSV the user hands us (a mapping, a config file), header included;
-    one that cannot be read raises `error` with one line that starts with `name`."""
+    one that cannot be read (not a regular file, over `limit` bytes) raises `error` with one
+    line that starts with `name`."""
     try:
-        with _as_problem(), open(path, "rb") as fh:
-            text = fh.read().decode("utf-8-sig")  # whole: so the byte offset in errors is the file's
+        with _as_problem(), _open(path) as fh:
+            if limit is not None and os.fstat(fh.fileno()).st_size > limit:
+                raise CsvProblem(f"larger than {limit // (1024 * 1024)} MiB")
+            raw = fh.read(-1 if limit is None else limit + 1)
+            if limit is not None and len(raw) > limit:
+                raise CsvProblem(f"larger than {limit // (1024 * 1024)} MiB")
+            text = raw.decode("utf-8-sig")  # whole: so the byte offset in errors is the file's
             return list(csv.reader(io.StringIO(text, newline="")))
     except CsvProblem as exc:
         raise error(f"{name}: {exc}") from None
+
+
+def _open(path: str):
+    """The file for reading, once fstat on it says it is a regular file (a FIFO would block
+    the read, a device never end); OSError otherwise."""
+    fd, _ = open_regular(path)
+    return os.fdopen(fd, "rb")
 
 
 @contextmanager

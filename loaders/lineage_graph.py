@@ -199,8 +199,13 @@ class LineageGraph:
         """Every generation that derives from `key`, directly or further down, parents
         before children (breadth first). `cut_loops`: a loop member is nobody's child, as the
         rename cascade sees it (a loop is cut where it closes)."""
+        return self.below([key], cut_loops)[1:]
+
+    def below(self, keys: list[str], cut_loops: bool = False) -> list[str]:
+        """`keys` and every generation below any of them, each once, parents before children:
+        one walk for many starting points (a chain's renames nest; a walk each is quadratic)."""
         children, loops = self._children, self.loops if cut_loops else {}
-        seen, out, frontier = {key}, [], [key]
+        seen, out, frontier = set(keys), list(dict.fromkeys(keys)), list(dict.fromkeys(keys))
         while frontier:
             nxt = []
             for k in frontier:

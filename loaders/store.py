@@ -18,13 +18,14 @@ import orjson
 from lineage import ids
 from lineage.loaders import csv_chunks
 from lineage.loaders.beside import Beside
+from lineage.loaders.files import open_regular
 from lineage.metadata import derive
 from lineage.perf import gc_paused
 from lineage.model import Cohort, Generation, Problem, References, Selection, Store
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024  # a metadata.json is a few hundred bytes; larger is damage
-# O_NONBLOCK: a FIFO named metadata.json must not stall the scan (it reads as empty instead,
-# and is then found not to be a regular file).
+# O_NONBLOCK: opening a FIFO named metadata.json must not stall the scan; fstat then finds it
+# is not a regular file, before anything is read.
 _OPEN_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
 _OPEN_NOFOLLOW = _OPEN_READ | getattr(os, "O_NOFOLLOW", 0)
 SELECTION_FILES = {"selected_essays.txt": "essay", "selected_drafts.txt": "draft"}
@@ -262,54 +263,31 @@ def _read_generation(store: Store, stage: str, folder: str, name: str) -> Genera
 
 
 def _read_fd(fd: int) -> bytes:
-    """At most MAX_METADATA_BYTES + 1 bytes (so 'too large' is still detectable), then close.
+    """At most MAX_METADATA_BYTES + 1 bytes of a regular file (so 'too large' is still
+    detectable), then close. fstat comes first: a character device or a FIFO is refused before
+    any read (/dev/zero would give 16 MiB of zeros, then 'too large').
 
-    One small read first: asking for the cap in one read would allocate 16 MiB per file.
+    The first read asks for the file's size plus one byte: one read for a file that does not
+    change meanwhile, without a 16 MiB buffer per file.
     """
     try:
-        raw = os.read(fd, 65536)
-        if not raw and not stat.S_ISREG(os.fstat(fd).st_mode):
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
-        if len(raw) == 65536:
+        cap = MAX_METADATA_BYTES + 1
+        want = min(st.st_size + 1, cap)
+        raw = os.read(fd, want)
+        if len(raw) == want < cap:  # it grew since fstat: read on, up to the cap
             chunks = [raw]
             size = len(raw)
-            while size <= MAX_METADATA_BYTES:
-                chunk = os.read(fd, 1 << 20)
+            while size < cap:
+                chunk = os.read(fd, min(1 << 20, cap - size))
                 if not chunk:
                     break
                 chunks.append(chunk)
                 size += len(chunk)
             raw = b"".join(chunks)
         return raw
-    finally:
-        os.close(fd)
-
-
-def read_user_file(path: str, what: str, limit: int) -> bytes:
-    """A file the user names on the command line (a plan, a mapping, a selection), whole: a
-    regular file of at most `limit` bytes, opened without blocking (a FIFO or a device named
-    there is refused before anything is read). A UsageError says what is wrong, in one line."""
-    from lineage.status import UsageError
-
-    try:
-        fd = os.open(path, _OPEN_READ)
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise UsageError(f"{what} {path} is not a regular file")
-        if st.st_size > limit:
-            raise UsageError(f"{what} {path} is larger than {limit // (1024 * 1024):,} MiB")
-        chunks, size = [], 0
-        while size <= limit and (chunk := os.read(fd, 1 << 20)):
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > limit:  # it grew while read
-            raise UsageError(f"{what} {path} is larger than {limit // (1024 * 1024):,} MiB")
-        return b"".join(chunks)
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
 
@@ -484,7 +462,8 @@ def _scan_results(store: Store) -> None:
 
 def _read_text(store: Store, path: str) -> str | None:
     try:
-        with open(path, "rb") as fh:
+        fd, _ = open_regular(path)
+        with os.fdopen(fd, "rb") as fh:
             return fh.read().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         _skip(store, path, f"not UTF-8 (byte {exc.start})")

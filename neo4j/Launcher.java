@@ -1,9 +1,12 @@
 // Throwaway in-process Neo4j (org.neo4j.test:neo4j-harness) for tests.
 //
-//   java -cp "<lib>/*" Launcher.java <workdir> [boltPort] [httpPort]
+//   java -cp "<lib>/*" Launcher.java <workdir> <boltPort> <httpPort> <authDir>
 //
-// Binds 127.0.0.1 only, auth disabled, page cache 512 MiB. Ports default to
-// 7687/7474. Prints one line "NEO4J_READY bolt=... http=..."
+// Binds 127.0.0.1 only, page cache 512 MiB, auth on: user neo4j gets its password from
+// <authDir>/auth.ini, as `neo4j-admin dbms set-initial-password` writes it, so the server
+// never runs with the default neo4j/neo4j. Bolt also speaks WebSocket and accepts any web
+// page's Origin, so even a throwaway server must not run without auth. The HTTP API answers
+// CORS requests for Browser's own origin only. Prints one line "NEO4J_READY bolt=... http=..."
 // once Bolt and HTTP accept connections, then blocks until SIGTERM/SIGINT, when
 // it closes the database (the harness deletes its own folder under <workdir>).
 
@@ -19,16 +22,22 @@ import org.neo4j.configuration.helpers.SocketAddress;
 import org.neo4j.harness.Neo4j;
 import org.neo4j.harness.Neo4jBuilders;
 import org.neo4j.io.ByteUnit;
+import org.neo4j.server.configuration.ServerSettings;
 
 public class Launcher {
     public static void main(String[] args) throws Exception {
-        if (args.length < 1) {
-            System.err.println("usage: java -cp '<lib>/*' Launcher.java <workdir> [boltPort] [httpPort]");
+        if (args.length != 4) {
+            System.err.println("usage: java -cp '<lib>/*' Launcher.java <workdir> <boltPort> <httpPort> <authDir>");
             System.exit(2);
         }
         Path workdir = Path.of(args[0]).toAbsolutePath();
-        int boltPort = args.length > 1 ? Integer.parseInt(args[1]) : 7687;
-        int httpPort = args.length > 2 ? Integer.parseInt(args[2]) : 7474;
+        int boltPort = Integer.parseInt(args[1]);
+        int httpPort = Integer.parseInt(args[2]);
+        Path authDir = Path.of(args[3]).toAbsolutePath();
+        if (!Files.isRegularFile(authDir.resolve("auth.ini"))) {
+            System.err.println("no auth.ini in " + authDir + ": refusing to start a server without a password");
+            System.exit(2);
+        }
         Files.createDirectories(workdir);
 
         Neo4j neo4j = Neo4jBuilders.newInProcessBuilder(workdir)
@@ -40,7 +49,9 @@ public class Launcher {
                 .withConfig(HttpConnector.enabled, true)
                 .withConfig(HttpConnector.listen_address, new SocketAddress("127.0.0.1", httpPort))
                 .withConfig(HttpConnector.advertised_address, new SocketAddress("localhost", httpPort))
-                .withConfig(GraphDatabaseSettings.auth_enabled, false)
+                .withConfig(GraphDatabaseSettings.auth_enabled, true)
+                .withConfig(GraphDatabaseInternalSettings.auth_store_directory, authDir)
+                .withConfig(ServerSettings.http_access_control_allow_origin, "http://localhost:" + httpPort)
                 .withConfig(GraphDatabaseSettings.pagecache_memory, ByteUnit.mebiBytes(512))
                 // Close Bolt at once on shutdown instead of 2 x 5 s quiet period (internal setting, seconds).
                 .withConfig(GraphDatabaseInternalSettings.netty_server_shutdown_quiet_period, 0)

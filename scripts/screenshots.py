@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Check the Neo4j Browser guide end to end and take the README's screenshots.
 
-Needs a running Neo4j with authentication off and the example store loaded, Playwright
+Needs a running ephemeral Neo4j (it logs in to Browser as neo4j with the password neo4j.sh
+wrote into the server's home) with the example store loaded, Playwright
 (`pip install playwright`) and a Chromium:
 
     LINEAGE_NEO4J_BOLT_PORT=7690 LINEAGE_NEO4J_HTTP_PORT=7476 neo4j/neo4j.sh start --ephemeral --wait
-    NEO4J_URI=bolt://127.0.0.1:7690 .venv/bin/lineage load examples/data
+    NEO4J_URI=bolt://127.0.0.1:7690 .venv/bin/lineage load examples/data   # reads that password too
     python3 scripts/screenshots.py --bolt-port 7690 --http-port 7476 --chromium /usr/bin/chromium
 
 It starts `lineage neo4j browse` on a free port, opens Browser, opens the guide (`:guide`), runs its two
@@ -44,6 +45,16 @@ def run_in_editor(page: Page, text: str | None = None) -> None:
     page.keyboard.press("Control+Enter")
 
 
+def ephemeral_password(bolt_port: int) -> str:
+    from lineage import neo4j_server
+
+    password = neo4j_server.ephemeral_password(f"bolt://127.0.0.1:{bolt_port}")
+    if password is None:
+        raise SystemExit(f"no ephemeral Neo4j of this user on Bolt port {bolt_port} "
+                         "(neo4j/neo4j.sh start --ephemeral)")
+    return password
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bolt-port", type=int, default=7687)
@@ -68,6 +79,10 @@ def main() -> int:
             chromium = pw.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             page = chromium.new_page(viewport={"width": 1400, "height": 900}, device_scale_factor=1)
             page.goto(url)
+            # Browser's connect form (its own end-to-end tests use these test ids).
+            page.locator("[data-testid='username']").fill("neo4j")
+            page.locator("[data-testid='password']").fill(ephemeral_password(args.bolt_port))
+            page.locator("[data-testid='connect']").click()
             page.wait_for_selector("text=Connected to Neo4j", timeout=60_000)
 
             run_in_editor(page, guide)

@@ -2,7 +2,8 @@
 # The whole test suite, as `make test` and CI run it.
 #
 # Starts a throwaway Neo4j 5.26 from the Maven Central jars (neo4j/neo4j.sh: fetched once into
-# ~/.cache/lineage), points the tests at it with NEO4J_URI and requires it
+# ~/.cache/lineage), points the tests at it with NEO4J_URI and the random password neo4j.sh
+# wrote into its home (mode 600), and requires it
 # (LINEAGE_REQUIRE_NEO4J=1: a Neo4j test that cannot reach its server fails, never skips),
 # then stops it, whatever happened.
 set -uo pipefail
@@ -20,7 +21,10 @@ neo4j/neo4j.sh start --ephemeral --wait || { echo "test.sh: Neo4j did not start"
 
 export NEO4J_URI="bolt://127.0.0.1:$LINEAGE_NEO4J_BOLT_PORT"
 export LINEAGE_REQUIRE_NEO4J=1
-unset NEO4J_PASSWORD NEO4J_USER NEO4J_DATABASE  # the throwaway server has auth off
+unset NEO4J_USER NEO4J_DATABASE
+# Read in this shell, never put on a command line.
+NEO4J_PASSWORD=$(<"$(neo4j/neo4j.sh home --ephemeral)/password") || { echo "test.sh: no password file of the throwaway Neo4j" >&2; exit 1; }
+export NEO4J_PASSWORD
 
 "$BIN/python" -m pytest "$@"
 rc=$?

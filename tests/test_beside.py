@@ -34,3 +34,55 @@ def test_cancel_stops_the_helper():
     helper = Beside("time", "sleep", 30)
     helper.cancel()
     assert helper._proc.returncode is not None
+
+
+PLANTED = "import pathlib; pathlib.Path({marker!r}).write_text('ran')\n"
+
+
+def _plant(folder, marker):
+    """A `lineage/` package and a `pickle.py` that leave `marker` behind if they are ever run."""
+    (folder / "lineage").mkdir()
+    (folder / "lineage" / "__init__.py").write_text(PLANTED.format(marker=str(marker)))
+    (folder / "pickle.py").write_text(PLANTED.format(marker=str(marker)))
+
+
+def test_the_helper_runs_nothing_from_the_working_folder(tmp_path, monkeypatch):
+    """`lineage audit .` in a folder holding a lineage/ package or a pickle.py: the helper
+    (python -c would put the working folder first on sys.path) must import neither, and still
+    find the installed lineage."""
+    work, marker = tmp_path / "work", tmp_path / "ran"
+    work.mkdir()
+    _plant(work, marker)
+    monkeypatch.chdir(work)
+    assert Beside("os", "getpid").result() != os.getpid()  # computed in the helper, not here
+    assert not marker.exists()
+
+
+def test_a_big_scan_runs_nothing_from_the_working_folder(make_store, tmp_path, monkeypatch):
+    """The same through the command: the scan starts its helper from PARALLEL_FROM folders
+    (lowered here rather than writing 5,000), and the helper's answer is the one used."""
+    from typer.testing import CliRunner
+
+    from lineage.cli import app
+    from lineage.loaders import beside, store
+
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": {"stage": "draft"},
+                       "gens/draft/d_1z2eobtuv71xs5az/metadata.json": {"stage": "draft"}})
+    work, marker = tmp_path / "work", tmp_path / "ran"
+    work.mkdir()
+    _plant(work, marker)
+    monkeypatch.chdir(work)
+    monkeypatch.setattr(store, "PARALLEL_FROM", 1)
+    answered = []
+    original = beside.Beside.result
+
+    def result(self):
+        value = original(self)
+        answered.append(self._proc is not None and self._proc.returncode == 0)
+        return value
+
+    monkeypatch.setattr(beside.Beside, "result", result)
+    outcome = CliRunner().invoke(app, ["audit", str(root), "--format", "json", "--no-progress", "--fail-on", "never"])
+    assert outcome.exit_code == 0, outcome.output
+    assert answered == [True]
+    assert not marker.exists()

@@ -6,6 +6,7 @@ NEO4J_URI (skipped without it, failed instead with LINEAGE_REQUIRE_NEO4J=1).
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -81,6 +82,42 @@ def test_cypher_string_escapes_quotes_and_backslashes():
     assert browser.cypher_string("it's a\\b") == "'it\\'s a\\\\b'"
 
 
+INJECTED = "d_x\n```\n\n```cypher\nMATCH (n) DETACH DELETE n\n```"
+
+
+def _decoded(literal: str) -> str:
+    """The value of a Cypher string literal as cypher_string writes it (\\', \\\\, \\uXXXX)."""
+    assert literal[0] == literal[-1] == "'"
+    text = codecs.decode(literal[1:-1], "unicode_escape")  # the literal is ASCII
+    return text.encode("utf-16", "surrogatepass").decode("utf-16")
+
+
+def test_an_id_cannot_add_a_block_to_the_guide(tmp_path):
+    """A draft whose folder name holds a newline and a fenced block becomes the guide's example:
+    its literal must stay on its line, so the guide has exactly the blocks of a plain one and
+    no click-to-run DETACH DELETE."""
+    leaf = "e_`y`\u202e'\\\U0001F600"
+    for stage, gen_id, meta in [("draft", INJECTED, {}), ("essay", leaf, {"parent_gen_id": INJECTED})]:
+        (tmp_path / "gens" / stage / gen_id).mkdir(parents=True)
+        (tmp_path / "gens" / stage / gen_id / "metadata.json").write_text(
+            json.dumps({"stage": stage, "gen_id": gen_id, **meta}))
+    ex = browser.examples_for(tmp_path)
+    assert (ex.found, ex.gen_id, ex.leaf_id) == (True, INJECTED, leaf)
+    md = browser.guide(ex)
+    plain = browser.guide(browser.Examples(root=ex.root, gen_id="d_1", leaf_id="e_1", found=True))
+
+    def blocks(text):
+        return [re.sub(r"^(:param \w+ => )'.*'$", r"\1''", b) for b in BLOCK.findall(text)]
+
+    assert blocks(md) == blocks(plain)
+    assert [line for line in md.splitlines() if "DETACH" in line and not line.startswith(":param ")] == []
+    fences = [line for line in md.splitlines() if line.startswith("```")]
+    assert fences == ["```cypher", "```"] * (len(fences) // 2)
+    assert len(_slides(md)) == len(_slides(plain))
+    values = [_decoded(m) for m in re.findall(r"^:param gen_id => ('.*')$", md, re.M)]
+    assert set(values) == {INJECTED, leaf}
+
+
 def test_grass_styles_every_label_and_relationship():
     style = browser.grass()
     labels = {label for group in NODE_LABELS for label in group} | {"Lineage", "LoadRun"}
@@ -119,12 +156,13 @@ def test_server_answers_get_and_options_with_cors(guide_md):
         status, headers, body = _request(server.url(browser.GUIDE_FILE, host="127.0.0.1"),
                                          headers={"Origin": "http://localhost:7474"})
         assert status == 200 and body.decode() == guide_md
-        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert headers["Access-Control-Allow-Origin"] == "http://localhost:7474"
         assert headers["Content-Type"].startswith("text/markdown")
 
-        status, headers, body = _request(server.url(browser.STYLE_FILE, host="127.0.0.1"))
+        status, headers, body = _request(server.url(browser.STYLE_FILE, host="127.0.0.1"),
+                                         headers={"Origin": "http://127.0.0.1:7474"})
         assert status == 200 and body.decode() == browser.grass()
-        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert headers["Access-Control-Allow-Origin"] == "http://127.0.0.1:7474"
 
         # Browser's preflight: it sends cache-control and pragma headers.
         status, headers, body = _request(server.url(browser.GUIDE_FILE, host="127.0.0.1"), "OPTIONS",
@@ -132,12 +170,43 @@ def test_server_answers_get_and_options_with_cors(guide_md):
                                           "Access-Control-Request-Method": "GET",
                                           "Access-Control-Request-Headers": "cache-control,pragma"})
         assert status == 204 and body == b""
-        assert headers["Access-Control-Allow-Origin"] == "*"
+        assert headers["Access-Control-Allow-Origin"] == "http://localhost:7474"
         assert "GET" in headers["Access-Control-Allow-Methods"]
         assert "cache-control" in headers["Access-Control-Allow-Headers"]
 
-        status, headers, _ = _request(server.url("nothing.md", host="127.0.0.1"))
-        assert status == 404 and headers["Access-Control-Allow-Origin"] == "*"
+        status, headers, _ = _request(server.url("nothing.md", host="127.0.0.1"),
+                                      headers={"Origin": "http://localhost:7474"})
+        assert status == 404 and headers["Access-Control-Allow-Origin"] == "http://localhost:7474"
+
+
+def test_server_answers_only_browsers_page_on_the_loopback(guide_md):
+    """Any web page could read the guide (ACAO *, and a private-network grant), and a
+    DNS-rebinding page could reach it under its own name: only Browser's origin on the Neo4j
+    HTTP port gets CORS headers, other origins get 403, other Host names 421."""
+    with browser.GuideServer(guide_md, browser.grass(), port=0, http_port=7999) as server:
+        assert server.httpd.server_address[0] == "127.0.0.1"
+        url = server.url(browser.GUIDE_FILE, host="127.0.0.1")
+        for origin in ("http://evil.example", "http://localhost:7474", "http://localhost:7999.evil.example",
+                       "null", "https://localhost:7999"):
+            for method in ("GET", "OPTIONS"):
+                status, headers, body = _request(url, method, {
+                    "Origin": origin, "Access-Control-Request-Method": "GET",
+                    "Access-Control-Request-Private-Network": "true"})
+                assert status == 403, (origin, method)
+                assert "Access-Control-Allow-Origin" not in headers
+                assert "Access-Control-Allow-Private-Network" not in headers
+                assert guide_md.encode() not in body
+        for host in ("evil.example", f"evil.example:{server.port}", f"localhost:{server.port + 1}", "127.0.0.2"):
+            status, _, body = _request(url, headers={"Host": host})
+            assert status == 421, host
+            assert guide_md.encode() not in body
+        for origin in ("http://localhost:7999", "http://127.0.0.1:7999"):
+            status, headers, body = _request(server.url(browser.GUIDE_FILE), headers={"Origin": origin})
+            assert status == 200 and body.decode() == guide_md
+            assert headers["Access-Control-Allow-Origin"] == origin
+        status, headers, body = _request(url)  # no Origin: curl, or the file opened in a tab
+        assert status == 200 and body.decode() == guide_md
+        assert "Access-Control-Allow-Origin" not in headers
 
 
 def test_make_server_refuses_a_busy_port():
@@ -221,5 +290,27 @@ def test_guide_queries_run_on_neo4j(guide_md, examples):
                     params[match.group(1)] = match.group(2)
                     continue
                 driver.execute_query(block, params, database_=conn.database)
+    finally:
+        driver.close()
+
+
+def test_cypher_string_round_trips_on_neo4j():
+    """Every literal cypher_string writes reads back as the exact value on a real server,
+    including the escapes Cypher reads before the string (\\u0027 would end the literal)."""
+    if not os.environ.get("NEO4J_URI"):
+        if os.environ.get("LINEAGE_REQUIRE_NEO4J") == "1":
+            pytest.fail("Neo4j is required (LINEAGE_REQUIRE_NEO4J=1) but NEO4J_URI is not set")
+        pytest.skip("NEO4J_URI is not set")
+    from lineage.loaders.neo4j_graph import Connection
+
+    values = [INJECTED, "it's", "a\\b", "\\u0027", "\\\\u0027", "\\'", "x\\", "\x00\x1b\u202e\U0001F600",
+              '"$x{y}`', "\r\n```\n", *(chr(c) for c in range(0x80))]
+    conn = Connection.from_env()
+    driver = conn.driver()
+    try:
+        for value in values:
+            records, _, _ = driver.execute_query(f"RETURN {browser.cypher_string(value)} AS v",
+                                                 database_=conn.database)
+            assert records[0]["v"] == value, repr(value)
     finally:
         driver.close()

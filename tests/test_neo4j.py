@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -313,3 +314,140 @@ def test_the_persistent_servers_jvm_does_not_keep_the_password(tmp_path):
         assert secret.encode() not in environ and b"NEO4J_PASSWORD=" not in environ
     finally:
         subprocess.run(script + ["stop"], env=env, capture_output=True, text=True)
+
+
+# --- the throwaway server and web pages -------------------------------------------------------
+
+def _ephemeral(neo4j_conn):
+    """(bolt port, http port, home) of the local ephemeral server the tests run on."""
+    from urllib.parse import urlsplit
+
+    from lineage import neo4j_server
+
+    parts = urlsplit(neo4j_conn.uri)
+    instance = neo4j_server.Instance(ephemeral=True, bolt_port=parts.port)
+    if parts.hostname not in neo4j_server.LOOPBACK or not (instance.home / neo4j_server.EPHEMERAL_TAG).is_file():
+        _unavailable(f"{neo4j_conn.uri} is not a local server of `neo4j.sh start --ephemeral`")
+    bolt, http = instance.ports()
+    return bolt, http, instance.home
+
+
+def _pack(value) -> bytes:
+    """PackStream for the few values a HELLO, LOGON and RUN need."""
+    import struct
+
+    if isinstance(value, int):
+        return struct.pack(">b", value)
+    if isinstance(value, str):
+        data = value.encode()
+        return (bytes([0x80 | len(data)]) if len(data) < 16 else b"\xd0" + bytes([len(data)])) + data
+    return bytes([0xA0 | len(value)]) + b"".join(_pack(k) + _pack(v) for k, v in value.items())
+
+
+def _page_over_bolt_websocket(port: int, origin: str, query: str) -> tuple[str, list[str]]:
+    """What a web page at `origin` gets from the Bolt port: the WebSocket handshake's status
+    line, then the replies (SUCCESS, FAILURE <code>, RECORD, IGNORED) to HELLO, LOGON with no
+    credentials, RUN `query` and PULL, as a page's JavaScript would send them."""
+    import base64
+    import struct
+
+    def frame(payload: bytes) -> bytes:  # a client frame: binary, masked
+        mask, n = os.urandom(4), len(payload)
+        size = bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n)  # the shortest form
+        return b"\x82" + size + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+    def message(signature: int, *fields) -> bytes:
+        body = bytes([0xB0 | len(fields), signature]) + b"".join(map(_pack, fields))
+        return struct.pack(">H", len(body)) + body + b"\x00\x00"
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        stream = sock.makefile("rb")
+        key = base64.b64encode(os.urandom(16)).decode()
+        sock.sendall((f"GET / HTTP/1.1\r\nHost: localhost:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\r\n").encode())
+        status = stream.readline().decode().strip()
+        while stream.readline() not in (b"\r\n", b""):
+            pass
+        if " 101 " not in status:
+            return status, []
+
+        def read_frame() -> bytes:
+            head = stream.read(2)
+            if len(head) < 2 or head[0] & 0x0F == 8:  # closed
+                raise EOFError
+            n = head[1] & 0x7F
+            n = struct.unpack(">H", stream.read(2))[0] if n == 126 else struct.unpack(">Q", stream.read(8))[0] if n == 127 else n
+            return stream.read(n)
+
+        sock.sendall(frame(bytes.fromhex("6060b017") + bytes.fromhex("00040405") + bytes(12)))  # Bolt 5.0..5.4
+        assert read_frame() != bytes(4), "no Bolt version agreed"
+        sock.sendall(frame(message(0x01, {"user_agent": "page/1.0", "bolt_agent": {"product": "page/1.0"}})
+                           + message(0x6A, {"scheme": "none"}) + message(0x10, query, {}, {})
+                           + message(0x3F, {"n": -1})))
+        replies, data = [], b""
+        while len(replies) < 4:
+            try:
+                data += read_frame()
+            except (EOFError, OSError):
+                break
+            while len(data) >= 2:
+                n = struct.unpack(">H", data[:2])[0]
+                if n == 0:
+                    data = data[2:]
+                    continue
+                if len(data) < 2 + n:
+                    break
+                body, data = data[2:2 + n], data[2 + n:]
+                kind = {0x70: "SUCCESS", 0x7F: "FAILURE", 0x7E: "IGNORED", 0x71: "RECORD"}.get(body[1], hex(body[1]))
+                if kind == "FAILURE":
+                    code = re.search(rb"Neo\.[A-Za-z]+\.[A-Za-z]+\.[A-Za-z]+", body)
+                    kind += " " + (code.group().decode() if code else "?")
+                replies.append(kind)
+        return status, replies
+
+
+def test_the_ephemeral_http_api_answers_cors_for_browsers_origin_only(neo4j_conn):
+    """A web page's preflight for a JSON POST to the HTTP API (Neo4j refuses the content types
+    that need none): the answer must not let another origin send it (Neo4j's default is '*')."""
+    import urllib.request
+
+    _, http, _ = _ephemeral(neo4j_conn)
+    request = urllib.request.Request(f"http://127.0.0.1:{http}/db/neo4j/tx/commit", method="OPTIONS", headers={
+        "Origin": "http://evil.example", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        allowed = response.headers.get("Access-Control-Allow-Origin")
+    assert allowed == f"http://localhost:{http}"
+
+
+def test_the_ephemeral_server_takes_no_query_from_a_web_page(neo4j_conn):
+    """Neo4j's Bolt port speaks Bolt over WebSocket and accepts a handshake from any page (it
+    checks no Origin; 5.26 has no setting for it). So the throwaway server runs with auth on: a
+    page without the password gets no further than LOGON."""
+    bolt, _, home = _ephemeral(neo4j_conn)
+    status, replies = _page_over_bolt_websocket(bolt, "http://evil.example", "CREATE (:PageProbe) RETURN 1")
+    assert " 101 " in status  # what Neo4j does, and why auth must stay on
+    assert replies[0] == "SUCCESS"  # HELLO
+    assert replies[1].startswith("FAILURE Neo.ClientError.Security.Unauthorized")
+    assert "RECORD" not in replies and replies.count("SUCCESS") == 1
+    records, _, _ = neo4j_conn.driver().execute_query("MATCH (p:PageProbe) RETURN count(p) AS n",
+                                                      database_=neo4j_conn.database)
+    assert records[0]["n"] == 0
+    mode = (home / "password").stat().st_mode
+    assert mode & 0o777 == 0o600
+
+
+def test_lineage_reads_the_password_of_a_local_ephemeral_server(neo4j_conn, monkeypatch):
+    """With no NEO4J_PASSWORD, a URI naming the local ephemeral server logs in with the password
+    in its home; any other URI gets none."""
+    from lineage import neo4j_server
+
+    bolt, _, home = _ephemeral(neo4j_conn)
+    password = (home / "password").read_text().strip()
+    assert neo4j_server.ephemeral_password(f"bolt://127.0.0.1:{bolt}") == password
+    assert neo4j_server.ephemeral_password(f"neo4j://localhost:{bolt}") == password
+    assert neo4j_server.ephemeral_password(f"bolt://example.com:{bolt}") is None
+    assert neo4j_server.ephemeral_password(f"bolt+s://127.0.0.1:{bolt}") is None
+    monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
+    drv = Connection.from_env(uri=f"bolt://127.0.0.1:{bolt}").driver()
+    drv.close()

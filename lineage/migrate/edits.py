@@ -85,54 +85,69 @@ _SCALAR = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?|true|false|nu
 
 
 def json_string_spans(text: str) -> dict[str, tuple[int, int]]:
-    """JSON pointer -> (start, end) of every string value's token (quotes included)."""
+    """JSON pointer -> (start, end) of every string value's token (quotes included).
+
+    A stack of open containers, not recursion: a hostile file nested thousands deep is data.
+    """
     from json.decoder import scanstring
 
     spans: dict[str, tuple[int, int]] = {}
+    stack: list[list] = []  # [closing char, pointer of the container, next array index]
 
     def ws(i: int) -> int:
         return _WS.match(text, i).end()
 
-    def value(i: int, ptr: str) -> int:
-        i = ws(i)
+    i, ptr = ws(0), ""
+    while True:
+        # A value starts at i; its pointer is ptr.
         c = text[i]
         if c == '"':
-            _, end = scanstring(text, i + 1)
-            spans[ptr] = (i, end)
-            return end
-        if c in "{[":
+            start = i
+            _, i = scanstring(text, i + 1)
+            spans[ptr] = (start, i)
+        elif c in "{[":
             close = "}" if c == "{" else "]"
             i = ws(i + 1)
             if text[i] == close:
-                return i + 1
-            index = 0
-            while True:
-                if c == "{":
-                    i = ws(i)
-                    if text[i] != '"':
-                        raise ValueError(f"expected a key at {i}")
-                    key, i = scanstring(text, i + 1)
-                    i = ws(i)
-                    if text[i] != ":":
-                        raise ValueError(f"expected ':' at {i}")
-                    i = value(i + 1, f"{ptr}/{pointer_token(key)}")
-                else:
-                    i = value(i, f"{ptr}/{index}")
-                    index += 1
-                i = ws(i)
-                if text[i] == ",":
-                    i += 1
-                    continue
-                if text[i] == close:
-                    return i + 1
-                raise ValueError(f"expected ',' or {close!r} at {i}")
-        m = _SCALAR.match(text, i)
-        if not m:
-            raise ValueError(f"unexpected {c!r} at {i}")
-        return m.end()
+                i += 1
+            else:
+                stack.append([close, ptr, 0])
+                i, ptr = _member(text, i, stack[-1], ws, scanstring)
+                continue
+        elif c != '"':
+            m = _SCALAR.match(text, i)
+            if not m:
+                raise ValueError(f"unexpected {c!r} at {i}")
+            i = m.end()
+        # The value ended at i: close every container that ends here, then go to the next member.
+        while True:
+            if not stack:
+                return spans
+            i = ws(i)
+            top = stack[-1]
+            if text[i] == ",":
+                i, ptr = _member(text, ws(i + 1), top, ws, scanstring)
+                break
+            if text[i] == top[0]:
+                stack.pop()
+                i += 1
+                continue
+            raise ValueError(f"expected ',' or {top[0]!r} at {i}")
 
-    value(0, "")
-    return spans
+
+def _member(text: str, i: int, top: list, ws, scanstring) -> tuple[int, str]:
+    """Where the next member's value starts, and its pointer (an object's key is read here)."""
+    close, ptr, index = top
+    if close == "}":
+        if text[i] != '"':
+            raise ValueError(f"expected a key at {i}")
+        key, i = scanstring(text, i + 1)
+        i = ws(i)
+        if text[i] != ":":
+            raise ValueError(f"expected ':' at {i}")
+        return ws(i + 1), f"{ptr}/{pointer_token(key)}"
+    top[2] = index + 1
+    return i, f"{ptr}/{index}"
 
 
 def _splice(text: str, replacements: list[tuple[int, int, str]]) -> str:

@@ -29,7 +29,7 @@ from lineage.status import ExitStatus, LineageError, UsageError
 
 PLAN_FORMAT = "lineage-migrate-plan"
 PLAN_VERSION = 1
-MAX_PLAN_BYTES = 2 << 30  # a plan embeds edits (and an undo plan, file contents): large, not endless
+MAX_PLAN_BYTES = 4 << 30  # a plan embeds edits (and an undo plan, file contents): large, not endless
 # How each kind of place impact reports is edited: a JSON string, a CSV cell or a text line.
 EDIT_OF_PLACE = {"json": "json", "membership": "csv", "csv": "csv", "csv_path": "csv", "selection": "line",
                  "text": "line"}
@@ -375,9 +375,9 @@ def dumps_plan(plan: Plan) -> bytes:
 def load_plan(path: str) -> tuple[Plan, str]:
     """The plan and the sha256 of its bytes; a UsageError when it is not a plan (or not a
     regular file: a FIFO or a device named as the plan is refused before it is read)."""
-    from lineage.loaders.store import read_user_file
+    from lineage.loaders.files import read_input
 
-    raw = read_user_file(path, "plan", MAX_PLAN_BYTES)
+    raw = read_input(path, f"plan {path}", MAX_PLAN_BYTES)  # a regular file: not a FIFO, not /dev/zero
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
