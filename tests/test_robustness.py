@@ -375,3 +375,20 @@ def test_a_csv_that_is_only_a_bom_or_a_blank_line(make_store, content):
     # Nothing at all is an empty file; a blank first line is a header without the columns.
     assert empty["message"] == ("membership.csv is empty" if content == b"\xef\xbb\xbf"
                                 else "membership.csv lacks column(s) stage, gen_id")
+
+
+def test_csv_output_neutralises_cells_a_spreadsheet_would_run(make_store):
+    """An ID from the data that starts like a formula reaches a CSV export with a leading
+    quote, so Excel, LibreOffice and Sheets show it as text."""
+    import csv as csv_module
+    import io
+
+    evil = '=HYPERLINK("http://x","y")'
+    root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT,
+                       "5_parsing/scores.csv": f"gen_id,score\n\"{evil.replace(chr(34), chr(34) * 2)}\",1\n-2+3,4\n"})
+    for args in (["audit", str(root), "--format", "csv"], ["orphans", str(root), "--format", "csv"]):
+        result = runner.invoke(app, args + ["--no-progress"])
+        assert result.exit_code in (0, 1), result.output
+        cells = [c for row in csv_module.reader(io.StringIO(result.stdout)) for c in row]
+        assert "'" + evil in cells and "'-2+3" in cells
+        assert not any(c.startswith(("=", "+", "-", "@")) for c in cells)
