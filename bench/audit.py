@@ -18,8 +18,8 @@ import time
 
 import orjson
 
-from lineage.audit import audit
-from lineage.ids import STAGES
+from lineage.analyses.audit import audit
+from lineage.core.ids import STAGES
 
 from lineage.loaders.networkx_graph import NetworkxBackend
 from lineage.loaders.store import scan
@@ -61,7 +61,7 @@ def main() -> int:
     root = args.store or os.path.join(tempfile.gettempdir(), f"lineage-bench-{args.generations}")
     if not os.path.isdir(os.path.join(root, "gens")):
         start = time.perf_counter()
-        from lineage.loaders import synthetic
+        from lineage import synthetic
 
         made = synthetic.generate(root, args.generations, seed=1, legacy_fraction=0.1,
                                   mismatch_fraction=0.02, text_files=True)

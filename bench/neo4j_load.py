@@ -17,13 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from lineage.audit import audit
-from lineage.loaders import synthetic
+from lineage.analyses.audit import audit
+from lineage import synthetic
 from lineage.loaders.neo4j_graph import Connection, Neo4jBackend, load_graph
 from lineage.loaders.graph_model import build
 from lineage.loaders.networkx_graph import NetworkxBackend, from_graph_data
 from lineage.loaders.store import scan
-from lineage.perf import gc_paused
+from lineage.core.perf import gc_paused
 
 REPO = Path(__file__).resolve().parent.parent
 

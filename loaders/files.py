@@ -10,10 +10,11 @@ also have a size limit, checked before reading and again while reading.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 
-from lineage.status import UsageError
+from lineage.core.status import UsageError
 
 _READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -63,3 +64,17 @@ def read_input(path: str | os.PathLike, name: str | None = None, limit: int = MA
 
 def _size(n: int) -> str:
     return f"{n // (1024 * 1024)} MiB" if n >= 1024 * 1024 and not n % (1024 * 1024) else f"{n:,} bytes"
+
+
+def sha256_file(path: str, follow_links: bool = True) -> str:
+    """The file's SHA-256; with follow_links=False a symlink fails (O_NOFOLLOW) instead.
+    Anything but a regular file (a FIFO would block the read) is an OSError."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow_links else getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(os.open(path, flags), "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", path)
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from typing import Any
 
-from lineage.ids import DETERMINISTIC, PARENT_STAGE, STAGES
-from lineage.metadata import REQUIRED_FILES
-from lineage.model import (Generation, Store, artifact_key, cohort_key, gen_key, missing_key,
+from lineage.core.ids import DETERMINISTIC, PARENT_STAGE, STAGES
+from lineage.core.metadata import REQUIRED_FILES
+from lineage.core.model import (Generation, Store, artifact_key, cohort_key, gen_key, missing_key,
                            problem_key)
 
 GENERATION_LABELS = {"draft": ("Generation", "Draft"), "essay": ("Generation", "Essay"),

@@ -1,6 +1,6 @@
 """The lineage graph: the one model of who derives from whom, built once per run from the Store.
 
-It owns the node keys (lineage.model), the parent of every generation (resolved once, by
+It owns the node keys (lineage.core.model), the parent of every generation (resolved once, by
 graph_model's rule), children, ancestors and descendants, loops, Missing nodes, the index of
 unusual generations, and the chain verdict of every generation. The checks, `ids`, `impact`,
 `migrate`, cohort simulation, `show`, the report and the Browser helpers all ask it, so the
@@ -20,10 +20,10 @@ from typing import Any, Callable, Iterator, Mapping
 
 import networkx as nx
 
-from lineage.ids import PARENT_STAGE, STAGES
+from lineage.core.ids import PARENT_STAGE, STAGES
 from lineage.loaders.graph_model import Edges, GraphData, build
-from lineage.model import Generation, Store, gen_key, missing_key
-from lineage.perf import gc_paused
+from lineage.core.model import Generation, Store, gen_key, missing_key
+from lineage.core.perf import gc_paused
 
 Props = dict[str, Any]
 

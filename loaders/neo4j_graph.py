@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from lineage.loaders.graph_model import GraphData, build
-from lineage.model import Store
-from lineage.status import LineageError, UsageError
+from lineage.core.model import Store
+from lineage.core.status import LineageError, UsageError
 
 BATCH = 20_000
 DEFAULT_URI = "bolt://localhost:7687"
@@ -83,7 +83,7 @@ class Connection:
         if not password and self.user == "neo4j":
             # A throwaway server of `lineage neo4j start --ephemeral` on this URI: its random
             # password is in a file of its home that only this user can read.
-            from lineage.neo4j_server import ephemeral_password
+            from lineage.neo4j.server import ephemeral_password
 
             password = ephemeral_password(self.uri)
         auth = (self.user, password) if password else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from lineage.loaders.lineage_graph import LineageGraph
-from lineage.model import Store
+from lineage.core.model import Store
 
 
 def load(store: Store) -> LineageGraph:

@@ -15,13 +15,13 @@ from typing import Callable, Iterator, Sequence
 
 import orjson
 
-from lineage import ids
+from lineage.core import ids
 from lineage.loaders import csv_chunks
 from lineage.loaders.beside import Beside
 from lineage.loaders.files import open_regular
-from lineage.metadata import derive
-from lineage.perf import gc_paused
-from lineage.model import Cohort, Generation, Problem, References, Selection, Store
+from lineage.core.metadata import derive
+from lineage.core.perf import gc_paused
+from lineage.core.model import Cohort, Generation, Problem, References, Selection, Store
 
 MAX_METADATA_BYTES = 16 * 1024 * 1024  # a metadata.json is a few hundred bytes; larger is damage
 # O_NONBLOCK: opening a FIFO named metadata.json must not stall the scan; fstat then finds it

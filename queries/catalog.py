@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from lineage.metadata import EFFECT
-from lineage.model import Finding
+from lineage.core.metadata import EFFECT
+from lineage.core.model import Finding
 from lineage.queries import networkx_queries as nxq
 
 QUERY_DIR = Path(__file__).parent

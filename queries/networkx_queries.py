@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterator
 
-from lineage.ids import PARENT_STAGE
+from lineage.core.ids import PARENT_STAGE
 from lineage.loaders.lineage_graph import LineageGraph
-from lineage.metadata import REQUIRED_FILES
+from lineage.core.metadata import REQUIRED_FILES
 
 Row = dict[str, Any]
 

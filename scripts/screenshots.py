@@ -46,7 +46,7 @@ def run_in_editor(page: Page, text: str | None = None) -> None:
 
 
 def ephemeral_password(bolt_port: int) -> str:
-    from lineage import neo4j_server
+    from lineage.neo4j import server as neo4j_server
 
     password = neo4j_server.ephemeral_password(f"bolt://127.0.0.1:{bolt_port}")
     if password is None:

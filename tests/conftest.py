@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import pytest
 
-from lineage.audit import audit
+from lineage.analyses.audit import audit
 from lineage.loaders.networkx_graph import NetworkxBackend
 from lineage.loaders.store import scan
 

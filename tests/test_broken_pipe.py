@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from lineage.loaders import synthetic
+from lineage import synthetic
 
 
 @pytest.fixture(scope="module")

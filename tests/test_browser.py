@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lineage import browser, neo4j_server
+from lineage.neo4j import browser
+from lineage.neo4j import server as neo4j_server
 from lineage.cli import app
 from lineage.loaders.neo4j_graph import NODE_LABELS, REL_TYPES
 from lineage.queries.catalog import QUERIES

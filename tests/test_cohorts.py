@@ -7,7 +7,8 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from lineage import cohorts, ids
+from lineage.analyses import cohorts
+from lineage.core import ids
 from lineage.cli import app
 from lineage.loaders.store import scan
 from test_readonly import tree_digest

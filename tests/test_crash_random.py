@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from lineage import migrate
-from lineage.loaders import synthetic
+from lineage import synthetic
 from lineage.loaders.store import scan
 from test_migrate import files_and_hashes
 

@@ -15,15 +15,14 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import write_tree
-from lineage import browser
-from lineage.audit import audit
+from lineage.neo4j import browser
+from lineage.analyses.audit import audit
 from lineage.cli import app
-from lineage.impact import impact
+from lineage.analyses.impact import impact
 from lineage.loaders.networkx_graph import NetworkxBackend
 from lineage.loaders.store import scan
-from lineage.queries import networkx_queries as nq
 from lineage.loaders.lineage_graph import LineageGraph
-from lineage.rename import id_report
+from lineage.analyses.rename import id_report
 
 N = 3000  # well past Python's recursion limit (1000) and orjson's nesting limit (255)
 runner = CliRunner()
@@ -122,7 +121,7 @@ def test_ids_and_impact_walk_the_chain_once(chain, counting):
 def test_show_draws_a_deep_chain_as_text_json_and_csv(chain):
     """show walks down from the top of the chain and up from its end; the tree indents at most
     MAX_NESTING levels, and JSON is flat (orjson refuses more than 255 levels of nesting)."""
-    from lineage.lineage_tree import MAX_NESTING
+    from lineage.render.tree import MAX_NESTING
 
     ids = chain_ids()
     table = runner.invoke(app, ["show", str(chain), "d_root", "--no-progress"])

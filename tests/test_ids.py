@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from lineage import ids
+from lineage.core import ids
 
 GOLDEN = [
     ("draft", {"combo_id": "combo_v1_85128e4e5ef3", "template_id": "creative-synthesis-v10",
@@ -131,7 +131,7 @@ def test_short_id_probability_matches_domain_figure():
 def test_a_common_signature_means_no_required_field_is_missing():
     """metadata.derive skips the required-field scan when common_signature succeeds; that is
     sound only while every required field is one the common signature insists on."""
-    from lineage.metadata import REQUIRED_FIELDS
+    from lineage.core.metadata import REQUIRED_FIELDS
 
     for stage, required in REQUIRED_FIELDS.items():
         assert set(required) <= {*ids._TEXT_FIELDS[stage], "replicate"}, stage

@@ -1,4 +1,4 @@
-"""`lineage ids` and lineage.rename: stored vs recomputed vs cascaded IDs on tiny stores with exact rows."""
+"""`lineage ids` and lineage.analyses.rename: stored vs recomputed vs cascaded IDs on tiny stores with exact rows."""
 
 import csv
 import io
@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from lineage.cli import app
 from lineage.loaders.store import scan
-from lineage.rename import id_report, id_rows, mapping, mapping_rows
+from lineage.analyses.rename import id_report, id_rows, mapping, mapping_rows
 
 runner = CliRunner()
 

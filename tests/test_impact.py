@@ -1,4 +1,4 @@
-"""`lineage impact` and lineage.impact: every place a rename touches, exact paths/lines/columns/pointers."""
+"""`lineage impact` and lineage.analyses.impact: every place a rename touches, exact paths/lines/columns/pointers."""
 
 import json
 
@@ -6,8 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from lineage.cli import app
-from lineage.impact import read_mapping, unsafe_reason
-from lineage.status import UsageError
+from lineage.analyses.impact import read_mapping, unsafe_reason
+from lineage.core.status import UsageError
 from test_readonly import tree_digest
 
 runner = CliRunner()
@@ -331,7 +331,7 @@ def test_output_inside_the_data_root_is_refused(make_store):
 
 
 def test_commands_are_read_only(tmp_path):
-    from lineage.loaders import synthetic
+    from lineage import synthetic
 
     root = tmp_path / "data"
     synthetic.generate(str(root), 300, seed=11, problems="all", legacy_fraction=0.3, mismatch_fraction=0.1)

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from lineage.loaders import csv_chunks, files, store
+from lineage.loaders import files, store
 
 DRAFT = {"stage": "draft", "gen_id": "d_5ezrffv9uf3lr37d", "mode": "llm", "template_id": "t",
          "combo_id": "c", "llm_model_id": "m", "replicate": 1}

@@ -17,8 +17,10 @@ from typer.testing import CliRunner
 from conftest import run_audit
 from lineage import migrate
 from lineage.cli import app
-from lineage.journal import CRASH_ENV, Lock, sha256_file
-from lineage.loaders import synthetic
+from lineage.loaders.files import sha256_file
+from lineage.migrate.journal import CRASH_ENV, Lock
+from lineage.render.plans import STEP_COLUMNS
+from lineage import synthetic
 from lineage.loaders.store import scan
 from test_readonly import tree_digest
 
@@ -205,7 +207,7 @@ def test_apply_then_undo_restores_the_tree_exactly(make_store, tmp_path):
     assert result.exit_code == 0, result.output
     assert files_and_hashes(root) == files_and_hashes(sim)
     applied = (tmp_path / "applied.csv").read_text().splitlines()
-    assert applied[0] == ",".join(migrate.STEP_COLUMNS) and len(applied) == 1 + len(migrate.load_plan(str(plan_path))[0].steps)
+    assert applied[0] == ",".join(STEP_COLUMNS) and len(applied) == 1 + len(migrate.load_plan(str(plan_path))[0].steps)
     assert (tmp_path / "plan.json.partitions.csv").read_text().splitlines() == [
         "step,partition_set,action,partition_key", f"5,draft_gens,delete,{D}", f"5,draft_gens,add,{ND}",
         f"11,essay_gens,delete,{E}", f"11,essay_gens,add,{NE}",

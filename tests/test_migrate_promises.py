@@ -12,15 +12,13 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from conftest import run_audit
 from lineage import migrate
-from lineage.cli import app
-from lineage.journal import CRASH_ENV
-from lineage.loaders import synthetic
-from test_migrate import GOLDEN, D, E, V, ND, NE, NV, files_and_hashes, invoke, make_plan
+from lineage.migrate.journal import CRASH_ENV
+from lineage import synthetic
+from test_migrate import GOLDEN, D, E, V, NE, NV, files_and_hashes, invoke, make_plan
 from test_readonly import tree_digest
 
 runner = CliRunner()
@@ -39,7 +37,7 @@ def evaluation(gen_id, parent, template="novelty-v2", replicate=1):
 
 def with_ids(*metas):
     """Metadata with the IDs they imply (so they are deterministic and match), parents first."""
-    from lineage.ids import id_for
+    from lineage.core.ids import id_for
 
     out, new_of = {}, {}
     for m in metas:
@@ -306,7 +304,7 @@ def test_sigterm_while_writing_an_output_leaves_no_temp_file(tmp_path):
     script = textwrap.dedent(f"""
         import os, signal
         from lineage.cli import on_sigterm
-        from lineage.output import destination
+        from lineage.render.formats import destination
         signal.signal(signal.SIGTERM, on_sigterm)
         with destination({str(out)!r}) as fh:
             fh.write("{{" * 1000)

@@ -21,14 +21,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from lineage.audit import audit
+from lineage.analyses.audit import audit
 from lineage.cli import app
-from lineage.loaders import synthetic
+from lineage import synthetic
 from lineage.loaders.neo4j_graph import Connection, Neo4jBackend, load
 from lineage.loaders.networkx_graph import NetworkxBackend
 from lineage.loaders.store import scan
 from lineage.queries.catalog import CHECKS, LINEAGE_QUERIES
-from lineage.status import LineageError
+from lineage.core.status import LineageError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -322,7 +322,7 @@ def _ephemeral(neo4j_conn):
     """(bolt port, http port, home) of the local ephemeral server the tests run on."""
     from urllib.parse import urlsplit
 
-    from lineage import neo4j_server
+    from lineage.neo4j import server as neo4j_server
 
     parts = urlsplit(neo4j_conn.uri)
     instance = neo4j_server.Instance(ephemeral=True, bolt_port=parts.port)
@@ -440,7 +440,7 @@ def test_the_ephemeral_server_takes_no_query_from_a_web_page(neo4j_conn):
 def test_lineage_reads_the_password_of_a_local_ephemeral_server(neo4j_conn, monkeypatch):
     """With no NEO4J_PASSWORD, a URI naming the local ephemeral server logs in with the password
     in its home; any other URI gets none."""
-    from lineage import neo4j_server
+    from lineage.neo4j import server as neo4j_server
 
     bolt, _, home = _ephemeral(neo4j_conn)
     password = (home / "password").read_text().strip()

@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lineage.cli import app
-from lineage.loaders import synthetic
+from lineage import synthetic
 
 runner = CliRunner()
 

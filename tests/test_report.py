@@ -5,7 +5,7 @@ import json
 from typer.testing import CliRunner
 
 from lineage.cli import app
-from lineage.loaders import synthetic
+from lineage import synthetic
 
 runner = CliRunner()
 

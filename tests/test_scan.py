@@ -1,7 +1,8 @@
 """The scan gives the same Store whether big-store parallelism is used or not."""
 
 from lineage.loaders import store as store_module
-from lineage.loaders import csv_chunks, synthetic
+from lineage import synthetic
+from lineage.loaders import csv_chunks
 
 
 def _facts(store):

@@ -1,4 +1,4 @@
-"""lineage.spec_dsl: cohort specs compiled into the pipeline's rows, generations and gen_ids.
+"""lineage.loaders.spec: cohort specs compiled into the pipeline's rows, generations and gen_ids.
 
 The expected rows and IDs (spec_dsl_golden) come from running the pipeline's own compiler and
 cohort build on the specs of spec_dsl_cases; the error cases check the one-line SpecError.
@@ -11,12 +11,12 @@ import os
 import pytest
 
 import spec_dsl_golden as golden
-from lineage import ids
-from lineage.spec_dsl import (
+from lineage.core import ids
+from lineage.loaders.spec import (
     SpecError, compile_rows, load_spec, plan_generations, plan_rows, read_template_modes,
 )
-from lineage.spec_dsl import loader
-from lineage.status import UsageError
+from lineage.loaders.spec import loader
+from lineage.core.status import UsageError
 from spec_dsl_cases import CASES, TEMPLATES
 
 

@@ -10,8 +10,8 @@ from collections import Counter
 import pytest
 
 from conftest import run_audit
-from lineage import ids
-from lineage.loaders import synthetic
+from lineage.core import ids
+from lineage import synthetic
 from lineage.queries.catalog import CHECKS
 
 SMALL = 200

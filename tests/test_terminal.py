@@ -13,7 +13,7 @@ import os
 from typer.testing import CliRunner
 
 from lineage.cli import app
-from lineage.output import terminal_text
+from lineage.render.formats import terminal_text
 
 runner = CliRunner()
 

@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lineage.cli import app
-from lineage.ids import legacy_id
+from lineage.core.ids import legacy_id
 
 runner = CliRunner()
 
@@ -105,7 +105,7 @@ def test_fixture_matches_its_record(tmp_path, era):
 
 
 def test_recorded_legacy_id_is_what_our_algorithm_computes(tmp_path):
-    """The ID the pipeline's own reserve_gen_id minted agrees with lineage.ids.legacy_id."""
+    """The ID the pipeline's own reserve_gen_id minted agrees with lineage.core.ids.legacy_id."""
     _, fixture = copy_fixture(tmp_path, "ef84f79")
     legacy = fixture["legacy_id"]
     args = legacy["args"]

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from lineage import ids
-from lineage.impact import pointer_token
-from lineage.status import LineageError
+from lineage.core import ids
+from lineage.analyses.impact import pointer_token
+from lineage.core.status import LineageError
 
 _UNSET: Any = type("Unset", (), {"__repr__": lambda self: "UNSET"})()  # no value recorded
 

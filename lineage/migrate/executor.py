@@ -20,19 +20,20 @@ import csv
 import io
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import orjson
 
-from lineage.journal import Checkpoints, Journal, JournalState, Lock, atomic_write, fsync_dir, sha256_bytes
+from lineage.loaders.files import sha256_bytes, sha256_file
+from lineage.migrate.journal import Checkpoints, Journal, JournalState, Lock, atomic_write, fsync_dir
 from lineage.migrate.dagster import DagsterPartitions, dagster_available
 from lineage.migrate.edits import apply_edits
 from lineage.migrate.plan import (PartitionsStep, Plan, PlanError, RenameStep, StaleError, Step, UtimeStep,
                                   WriteStep, load_plan, now, trace)
 from lineage.migrate.rootfs import RootFS
 from lineage.migrate.undo import build_undo
-from lineage.status import LineageError, UsageError
+from lineage.core.status import LineageError, UsageError
 
 Progress = Callable[[str], None]
 
@@ -162,10 +163,10 @@ class Executor:
         """Places that mention an ID the plan renames but that the plan does not edit: a file
         added since the plan was made (a CSV naming a renamed essay, a new evaluation of it).
         The same search `lineage impact` does, on the tree as it is now."""
-        from lineage.impact import places
+        from lineage.analyses.impact import places
         from lineage.loaders.lineage_graph import LineageGraph
         from lineage.loaders.store import scan
-        from lineage.rename import Rename
+        from lineage.analyses.rename import Rename
 
         renames = [Rename(r["stage"], r["old_id"], r["new_id"], r.get("cause", "")) for r in self.plan.renames]
         if not renames:
@@ -384,7 +385,7 @@ class Executor:
     def _write_partitions_csv(self, upto: int) -> None:
         """Every key change of the partition steps up to `upto`, for the operator to run. Keys
         that a spreadsheet would run as a formula get a leading quote, as in every CSV we write."""
-        from lineage.output import safe_cell
+        from lineage.core.text import safe_cell
 
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
@@ -409,8 +410,6 @@ def _archive(path: str) -> None:
 
 
 def _sha_of(path: str) -> str:
-    from lineage.journal import sha256_file
-
     return sha256_file(path, follow_links=False)
 
 

@@ -15,7 +15,7 @@ import stat
 from contextlib import contextmanager
 from typing import Iterator
 
-from lineage.status import LineageError, UsageError
+from lineage.core.status import LineageError, UsageError
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIR = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | _NOFOLLOW

@@ -9,12 +9,12 @@ import shutil
 import tempfile
 from typing import Callable
 
-from lineage import ids
-from lineage.journal import sha256_file
+from lineage.core import ids
+from lineage.loaders.files import sha256_file
 from lineage.loaders.store import is_inside
 from lineage.migrate.executor import Executor
 from lineage.migrate.plan import Plan, WriteStep
-from lineage.status import LineageError, UsageError
+from lineage.core.status import LineageError, UsageError
 
 Progress = Callable[[str], None]
 
@@ -23,7 +23,7 @@ FAMILIES_NOT_TO_GROW = ("chain.", "cohort.", "ref.")
 
 def _audit(root: str):
     """The graph and the audit of a root."""
-    from lineage.audit import audit
+    from lineage.analyses.audit import audit
     from lineage.loaders.networkx_graph import NetworkxBackend
     from lineage.loaders.store import scan
 
@@ -197,20 +197,3 @@ def _verify_artifacts(plan: Plan, before: dict[str, str], after: dict[str, str],
             "detail": f"{untouched:,} files not rewritten are byte-identical ({moved:,} of them under a new path); "
                       f"{len(written):,} rewritten files have their planned content",
             "failures": failures[:50]}
-
-
-def simulation_rows(doc: dict) -> list[dict]:
-    rows = [{"section": "findings", "name": r["check"], "before": r["before"], "after": r["after"],
-             "result": f"{r['delta']:+d}" if r["delta"] else ""} for r in doc["findings_by_check"]
-            if r["before"] or r["after"]]
-    for k in doc["before"]["id_classes"]:
-        b, a = doc["before"]["id_classes"][k], doc["after"]["id_classes"][k]
-        rows.append({"section": "id_classes", "name": k, "before": b, "after": a, "result": f"{a - b:+d}" if a != b else ""})
-    for v in doc["verifications"]:
-        rows.append({"section": "verify", "name": v["name"], "before": "", "after": "",
-                     "result": ("ok: " if v["ok"] else "FAILED: ") + v["detail"] +
-                               ("" if v["ok"] else " (" + "; ".join(v["failures"][:3]) + ")")})
-    return rows
-
-
-SIMULATION_COLUMNS = ["section", "name", "before", "after", "result"]

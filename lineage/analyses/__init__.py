@@ -1,0 +1,1 @@
+"""What the store says: the audit, inventory, IDs and renames, rename impact, cohort rebuilds, show, duplicates."""

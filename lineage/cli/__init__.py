@@ -1,0 +1,45 @@
+"""The `lineage` command line: a thin typer layer over the library, the only code that imports
+typer. Each command parses its arguments, calls the library to compute, calls a renderer, and
+exits with a status from lineage.core.status. The commands live by group in this package;
+`app` and what they share in lineage.cli.app.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Annotated
+
+import typer
+
+# Imported in the order `lineage --help` lists their commands; importing registers them.
+from lineage.cli import store, graph, cohorts, rename, migrate, demo  # noqa: F401, I001
+from lineage.cli.app import app
+from lineage.core.status import Terminated
+
+__all__ = ["app", "main", "on_sigterm"]
+
+
+def version_callback(value: bool):
+    if value:
+        from lineage import __version__
+
+        typer.echo(f"lineage {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+):
+    """Lineage analyzer for the DayDreaming generation store."""
+
+
+def on_sigterm(signum, frame) -> None:
+    raise Terminated()
+
+
+def main() -> None:
+    # SIGTERM unwinds like Ctrl-C: outputs being written are removed, helpers are stopped.
+    signal.signal(signal.SIGTERM, on_sigterm)
+    app()

@@ -1,0 +1,255 @@
+"""What every command shares: the typer app, the output options declared once, the wrapper that
+turns library errors into one-line messages and exit codes, and the few steps every command
+takes (load the store, pick a backend, say the verdict).
+
+Data goes to stdout (or --output); progress, logs and the closing verdict line go to stderr.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Callable, Iterator, Optional
+
+import typer
+from rich.console import Console
+
+from lineage.core import ids
+from lineage.core.model import SEVERITIES, Store
+from lineage.core.status import ExitStatus, LineageError, Terminated, UsageError
+from lineage.core.text import terminal_text
+
+if TYPE_CHECKING:
+    from lineage.analyses.audit import Report
+
+# The audit (and with it networkx) is imported by the commands that run it, not here: commands
+# such as `neo4j`, `ids`, `migrate` and `--version` start without it.
+
+# One message, one line; no :emoji: codes replaced in names from the data.
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
+
+app = typer.Typer(
+    help="Lineage analyzer for the DayDreaming generation store (data/gens/<stage>/<gen_id>/).\n\n"
+         "Example: lineage audit data/ --format json --output audit.json",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    md = "md"
+    csv = "csv"
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warn = "warn"
+    info = "info"
+    never = "never"
+
+
+class BackendName(str, Enum):
+    networkx = "networkx"
+    neo4j = "neo4j"
+
+
+# The shared output options, declared once (as sqlite-utils' output_options does).
+DataRoot = Annotated[Path, typer.Argument(help="The data root (holds gens/, cohorts/, ...).",
+                                          envvar="DAYDREAMING_DATA_ROOT", show_default=False)]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o",
+                                                   help="Write the data to this file instead of stdout.")]
+FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")]
+NoProgressOpt = Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")]
+BackendOpt = Annotated[BackendName, typer.Option("--backend", help="Graph backend: embedded networkx, or a Neo4j server.")]
+# Neo4j connection: flags or NEO4J_URI / NEO4J_USER / NEO4J_DATABASE; the password only from
+# NEO4J_PASSWORD or a prompt, so it never sits in shell history or a process list.
+UriOpt = Annotated[Optional[str], typer.Option("--uri", help="Neo4j URI (bolt://, neo4j://, neo4j+s://); default $NEO4J_URI or bolt://localhost:7687.", show_default=False)]
+UserOpt = Annotated[Optional[str], typer.Option("--user", help="Neo4j user; default $NEO4J_USER or neo4j.", show_default=False)]
+DatabaseOpt = Annotated[Optional[str], typer.Option("--database", help="Neo4j database; default $NEO4J_DATABASE or the server default.", show_default=False)]
+PasswordPromptOpt = Annotated[bool, typer.Option("--password-prompt", help="Ask for the Neo4j password instead of reading $NEO4J_PASSWORD.")]
+
+
+def command(fn: Callable) -> Callable:
+    """Turn library errors into one-line messages and exit codes; tracebacks only with LINEAGE_DEBUG=1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except LineageError as exc:
+            fail(str(exc), exc.status)
+        except KeyboardInterrupt:
+            fail("interrupted", ExitStatus.INTERRUPTED)
+        except Terminated:
+            fail("terminated", ExitStatus.TERMINATED)
+        except BrokenPipeError:
+            # The reader left (`| head`): nothing is wrong, and nothing more can be written.
+            # stdout goes to /dev/null so the interpreter's final flush does not complain.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(ExitStatus.SIGPIPE)
+        except OSError as exc:
+            fail(f"{exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}", ExitStatus.ERROR)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
+            if os.environ.get("LINEAGE_DEBUG"):
+                raise
+            fail(f"internal error: {type(exc).__name__}: {exc} (set LINEAGE_DEBUG=1 for the traceback)",
+                  ExitStatus.ERROR)
+
+    return wrapper
+
+
+def say(message: str) -> None:
+    """A line for the person at the terminal: on stderr, never read as rich markup, and with
+    control characters from the data (names, IDs, values in error messages) escaped."""
+    err.print(f"lineage: {terminal_text(message)}", markup=False)
+
+
+def warn(message: str) -> None:
+    say(f"warning: {message}")
+
+
+def fail(message: str, status: ExitStatus):
+    say(f"error: {message}")
+    raise typer.Exit(int(status))
+
+
+@contextmanager
+def progress(enabled: bool, label: str = "scanning generations",
+              unit: str = "folders") -> Iterator[Callable[[int], None] | None]:
+    """A counter on stderr during long work; silent when stderr is not a terminal."""
+    if not enabled or not err.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    # No refresh thread: it fights the scan for the interpreter lock (it made a 100,000-folder
+    # scan ten times slower). The bar redraws when the scan reports, every 2,000 folders.
+    with Progress(SpinnerColumn(), TextColumn(label), BarColumn(),
+                  TextColumn("{task.completed:,} " + unit), TimeElapsedColumn(),
+                  console=err, transient=True, auto_refresh=False) as bar:
+        task = bar.add_task("scan", total=None)
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+            bar.refresh()
+
+        yield advance
+
+
+def check_output_place(root: Path, *outputs: Optional[Path], folder: Optional[Path] = None,
+                        make_parents: bool = False) -> None:
+    """Read-only commands never write under the data root, not even when asked to; and an
+    output that cannot be written is said before the work, not after it."""
+    from lineage.loaders.store import is_inside
+
+    def outside_root(out: Path) -> None:
+        if is_inside(out, root):
+            raise UsageError(f"{out} is inside the data root; read-only commands never write there")
+
+    for out in outputs:
+        if out is None or str(out) == "-":
+            continue
+        outside_root(out)
+        if os.path.isdir(out):
+            raise UsageError(f"{out} is a folder; name a file to write")
+        parent = os.path.dirname(os.path.abspath(out))
+        if not make_parents and not os.path.isdir(parent):
+            raise UsageError(f"cannot write {out}: there is no folder {parent}")
+    if folder is not None:
+        outside_root(folder)
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise UsageError(f"{folder} exists and is not a folder")
+
+
+def load_store(root: Path, no_progress: bool) -> tuple[Store, float]:
+    from lineage.loaders.store import StoreError, scan
+
+    start = time.perf_counter()
+    try:
+        with progress(not no_progress) as advance:
+            store = scan(str(root), advance)
+    except StoreError as exc:
+        raise UsageError(str(exc)) from None
+    if not store.generations:
+        raise UsageError(f"no generations found under {root}/gens/ (is this a data root?)")
+    return store, time.perf_counter() - start
+
+
+def connection(uri, user, database, password_prompt):
+    from lineage.loaders.neo4j_graph import Connection
+
+    password = typer.prompt("Neo4j password", hide_input=True) if password_prompt else None
+    return Connection.from_env(uri, user, database, password)
+
+
+def load_neo4j(store: Store, conn, show_progress: bool) -> None:
+    """Replace the graph of `store` in Neo4j, saying how it went on stderr."""
+    from lineage.loaders.neo4j_graph import load
+
+    with progress(show_progress, "loading into Neo4j", "rows") as advance:
+        stats = load(conn, store, progress=advance)
+    say(f"loaded {stats.nodes:,} nodes and {stats.relationships:,} relationships into "
+        f"{conn.uri} in {stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s)")
+
+
+def backend_for(store: Store, name: BackendName, conn=None, show_progress: bool = True):
+    """The graph of `store` in the chosen backend; for Neo4j that means (re)loading it first."""
+    if name == BackendName.neo4j:
+        from lineage.loaders.neo4j_graph import Neo4jBackend
+
+        load_neo4j(store, conn, show_progress)
+        return Neo4jBackend(conn, store.root)
+    from lineage.loaders.networkx_graph import NetworkxBackend
+
+    return NetworkxBackend.from_store(store)
+
+
+def run_audit(backend, data_root: str, *args, **kwargs) -> "Report":
+    from lineage.analyses.audit import audit
+
+    return audit(backend, data_root, *args, **kwargs)
+
+
+def verdict(report: "Report", fail_on: FailOn, seconds: float) -> int:
+    by_sev = {s: 0 for s in SEVERITIES}
+    for f in report.findings:
+        by_sev[f.severity] += 1
+    total = sum(report.statistics["generations"].values())
+    from lineage.analyses.audit import exit_code_for
+
+    code = exit_code_for(report, fail_on.value)
+    word = "FAIL" if code else "OK"
+    say(f"{word}: {total:,} generations, {by_sev['error']:,} errors, {by_sev['warn']:,} warnings, "
+         f"{by_sev['info']:,} info ({seconds:.1f}s, fail-on {fail_on.value})")
+    return code
+
+
+def check_stages(stage: Optional[list[str]]) -> None:
+    bad = [s for s in stage or [] if s not in ids.STAGES]
+    if bad:
+        raise UsageError(f"unknown stage(s): {', '.join(bad)}; expected {', '.join(ids.STAGES)}")
+
+
+def parse_severity(pairs: list[str]) -> dict[str, str]:
+    from lineage.queries.catalog import BY_ID
+
+    out = {}
+    for pair in pairs:
+        check, sep, level = pair.partition("=")
+        if not sep or check not in BY_ID or level not in SEVERITIES:
+            raise UsageError(f"--severity {pair!r}: expected CHECK=LEVEL with a catalog check and "
+                             f"LEVEL in {', '.join(SEVERITIES)}")
+        out[check] = level
+    return out

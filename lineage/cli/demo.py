@@ -1,0 +1,68 @@
+"""`lineage demo` and `lineage generate`: the bundled example store and synthetic stores."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from lineage.core.status import UsageError
+from lineage.cli.app import (FailOn, Format, FormatOpt,
+                             OutputOpt, app, command, say)
+
+from lineage.cli.store import audit
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "data"
+
+
+@app.command()
+@command
+def demo(
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    data_root: Annotated[Optional[Path], typer.Option("--data-root", help="Audit this root instead of the bundled example.")] = None,
+):
+    """Audit the small example store that ships with lineage (it has known problems).
+
+    Example: lineage demo --format md
+    """
+    root = data_root or EXAMPLES
+    if not (root / "gens").is_dir():
+        raise UsageError(f"no example store at {root}; run from a checkout or pass --data-root")
+    say(f"auditing the example store at {root}")
+    # Annotated options keep plain defaults, so the command can be called like a function.
+    audit(root, format=format, output=output, fail_on=FailOn.never, no_progress=True)
+
+
+@app.command()
+@command
+def generate(
+    target: Annotated[Path, typer.Argument(help="An empty or new folder to write the store into.")],
+    generations: Annotated[int, typer.Option("--generations", "-n", min=1, help="How many generations.")] = 1000,
+    problems: Annotated[Optional[list[str]], typer.Option("--problem", help="Plant this check's problem (repeatable), or 'all'.")] = None,
+    legacy_fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of draft lineages with legacy IDs.")] = 0.0,
+    mismatch_fraction: Annotated[float, typer.Option(min=0.0, max=1.0, help="Share of generations whose ID its metadata no longer implies.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed writes the same tree.")] = 0,
+    text_files: Annotated[bool, typer.Option(help="Write prompt/raw/parsed text files too.")] = True,
+):
+    """Write a realistic synthetic data root, optionally with planted problems.
+
+    Example: lineage generate /tmp/store -n 5000 --problem all --legacy-fraction 0.2
+    """
+    from lineage import synthetic
+
+    if target.exists() and any(target.iterdir()):
+        raise UsageError(f"{target} is not empty")
+    chosen = synthetic.ALL_PROBLEMS if problems == ["all"] else tuple(problems or ())
+    unknown = [p for p in chosen if p not in synthetic.ALL_PROBLEMS]
+    if unknown:
+        raise UsageError(f"cannot plant {', '.join(unknown)}; choose from {', '.join(synthetic.ALL_PROBLEMS)}")
+    start = time.perf_counter()
+    made = synthetic.generate(str(target), generations, seed=seed, problems=chosen,
+                              legacy_fraction=legacy_fraction, mismatch_fraction=mismatch_fraction,
+                              text_files=text_files)
+    say(f"wrote {sum(made.counts.values()):,} generations ({made.counts}) and "
+         f"{len(made.expected)} planted problems to {target} in {time.perf_counter() - start:.1f}s")

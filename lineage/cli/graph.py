@@ -1,0 +1,203 @@
+"""Commands for Neo4j: load a store, run a canned query (on either backend), and run a local
+server with Neo4j Browser's guide and style."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from lineage.core.status import UsageError
+from lineage.cli.app import (BackendName, BackendOpt, DatabaseOpt, DataRoot, Format, FormatOpt,
+                             NoProgressOpt, OutputOpt, PasswordPromptOpt, UriOpt, UserOpt, app, backend_for, load_neo4j,
+                             check_output_place, command, connection, load_store, say, warn)
+from lineage.render.formats import emit_rows
+
+
+@app.command()
+@command
+def load(
+    data_root: DataRoot,
+    uri: UriOpt = None,
+    user: UserOpt = None,
+    database: DatabaseOpt = None,
+    password_prompt: PasswordPromptOpt = False,
+    no_progress: NoProgressOpt = False,
+):
+    """Load a data root into Neo4j, replacing that root's previous graph.
+
+    Example: NEO4J_PASSWORD=... lineage load data/ --uri bolt://localhost:7687
+    """
+    store, seconds = load_store(data_root, no_progress)
+    say(f"scanned {len(store.generations):,} generations in {seconds:.1f}s")
+    load_neo4j(store, connection(uri, user, database, password_prompt), not no_progress)
+
+
+@app.command()
+@command
+def query(
+    name: Annotated[Optional[str], typer.Argument(help="A canned query or a check ID; see --list.", show_default=False)] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="A query parameter as key=value (repeatable).")] = None,
+    data_root: Annotated[Path, typer.Option("--data-root", envvar="DAYDREAMING_DATA_ROOT", help="The data root the graph comes from.")] = Path("data"),
+    list_queries: Annotated[bool, typer.Option("--list", help="List the canned queries and exit.")] = False,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    backend: BackendOpt = BackendName.networkx,
+    uri: UriOpt = None,
+    user: UserOpt = None,
+    database: DatabaseOpt = None,
+    password_prompt: PasswordPromptOpt = False,
+    no_progress: NoProgressOpt = False,
+):
+    """Run a canned query (lineage or check) on networkx, or on a graph loaded into Neo4j.
+
+    Example: lineage query descendants --param gen_id=wzgl1y0w15i2g77h --data-root data/
+    """
+    from lineage.queries.catalog import QUERIES
+
+    if list_queries:
+        rows = [{"name": q.name, "parameters": ", ".join(q.params), "finds": q.summary} for q in QUERIES.values()]
+        emit_rows(rows, ["name", "parameters", "finds"], format.value, output, title="Canned queries")
+        return
+    if not name:
+        raise UsageError("name a query; lineage query --list shows them")
+    if name not in QUERIES:
+        raise UsageError(f"unknown query {name!r}; lineage query --list shows them")
+    q = QUERIES[name]
+    params = {}
+    for pair in param or []:
+        key, sep, value = pair.partition("=")
+        if not sep or key not in q.params:
+            raise UsageError(f"--param {pair!r}: {name} takes {', '.join(q.params) or 'no parameters'} as key=value")
+        params[key] = value
+    missing = [p for p in q.params if p not in params]
+    if missing:
+        raise UsageError(f"{name} needs --param {missing[0]}=...")
+    check_output_place(data_root, output)
+    if backend == BackendName.neo4j:
+        from lineage.loaders.neo4j_graph import Neo4jBackend
+
+        neo = Neo4jBackend(connection(uri, user, database, password_prompt), os.path.realpath(data_root))
+        try:
+            rows = neo.run(q.cypher, {**dict(q.fixed), **params})
+        finally:
+            neo.close()
+    else:
+        store, _ = load_store(data_root, no_progress)
+        rows = q.find(backend_for(store, backend).graph, **params)
+    emit_rows(rows, list(rows[0]) if rows else q.columns, format.value, output, title=name)
+    say(f"{name}: {len(rows):,} rows")
+
+
+neo4j_app = typer.Typer(
+    help="Run a local Neo4j server (jars from Maven Central, needs Java 17 and Maven) and browse the graph.\n\n"
+         "Example: lineage neo4j start --ephemeral",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(neo4j_app, name="neo4j")
+
+EphemeralOpt = Annotated[bool, typer.Option("--ephemeral", help="A throwaway server: fresh temporary home, deleted by stop; user neo4j with a random password in <home>/password, which lineage reads for it.")]
+BoltPortOpt = Annotated[Optional[int], typer.Option("--bolt-port", min=1, max=65535, help="Bolt port; default $LINEAGE_NEO4J_BOLT_PORT or 7687.", show_default=False)]
+HttpPortOpt = Annotated[Optional[int], typer.Option("--http-port", min=1, max=65535, help="HTTP port; default $LINEAGE_NEO4J_HTTP_PORT or 7474.", show_default=False)]
+
+
+def _instance(ephemeral: bool, bolt_port: Optional[int], http_port: Optional[int], timeout: Optional[int] = None):
+    from lineage.neo4j.server import Instance
+
+    return Instance(ephemeral=ephemeral, bolt_port=bolt_port, http_port=http_port, timeout=timeout)
+
+
+@neo4j_app.command("start")
+@command
+def neo4j_start(
+    ephemeral: EphemeralOpt = False,
+    bolt_port: BoltPortOpt = None,
+    http_port: HttpPortOpt = None,
+    wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Return once Bolt answers, or as soon as the JVM runs.")] = True,
+    timeout: Annotated[Optional[int], typer.Option("--timeout", min=1, help="Seconds to wait; default 120.", show_default=False)] = None,
+):
+    """Start the local Neo4j 5.26 server; the first start downloads the jars (about 160 MB).
+
+    The persistent server keeps its data in $LINEAGE_NEO4J_HOME and runs with authentication
+    on: the password of user neo4j comes from NEO4J_PASSWORD, or a prompt at a terminal.
+
+    Example: NEO4J_PASSWORD=... lineage neo4j start && lineage load data/
+    """
+    from lineage.neo4j import server as neo4j_server
+
+    instance = _instance(ephemeral, bolt_port, http_port, timeout)
+    password = None
+    if not instance.is_ephemeral:
+        password = os.environ.get("NEO4J_PASSWORD")
+        if not password and sys.stdin.isatty():
+            password = typer.prompt("Password for Neo4j user neo4j (at least 8 characters)", hide_input=True)
+    neo4j_server.start(instance, password, wait)
+
+
+@neo4j_app.command("stop")
+@command
+def neo4j_stop(ephemeral: EphemeralOpt = False, bolt_port: BoltPortOpt = None, http_port: HttpPortOpt = None):
+    """Stop the local Neo4j server (an ephemeral one is deleted with its data).
+
+    Example: lineage neo4j stop --ephemeral --bolt-port 7690
+    """
+    from lineage.neo4j import server as neo4j_server
+
+    neo4j_server.stop(_instance(ephemeral, bolt_port, http_port))
+
+
+@neo4j_app.command("status")
+@command
+def neo4j_status(ephemeral: EphemeralOpt = False, bolt_port: BoltPortOpt = None, http_port: HttpPortOpt = None):
+    """Say whether the local Neo4j server runs: exit 0 when it does, 3 when it does not.
+
+    Example: lineage neo4j status || lineage neo4j start
+    """
+    from lineage.neo4j import server as neo4j_server
+
+    raise typer.Exit(neo4j_server.status(_instance(ephemeral, bolt_port, http_port)))
+
+
+@neo4j_app.command("browse")
+@command
+def neo4j_browse(
+    data_root: Annotated[Optional[Path], typer.Option("--data-root", envvar="DAYDREAMING_DATA_ROOT", help="The loaded data root: fills in $root and example IDs in the guide.", show_default=False)] = None,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port of the guide server on 127.0.0.1 (0: any free port).")] = 7480,
+    ephemeral: EphemeralOpt = False,
+    bolt_port: BoltPortOpt = None,
+    http_port: HttpPortOpt = None,
+):
+    """Serve a Neo4j Browser guide of every canned query and a style for the lineage graph.
+
+    Prints the Browser URL and the two commands to paste (:guide for the guide, :style for the
+    colours), then serves on 127.0.0.1 until Ctrl-C, to Browser's own origin only.
+
+    Example: lineage neo4j browse --data-root data/
+    """
+    from lineage.neo4j import browser
+    from lineage.neo4j import server as neo4j_server
+
+    instance = _instance(ephemeral, bolt_port, http_port)
+    bolt, http = instance.ports()
+    server, ex = browser.make_server(data_root, port, http_port=http)
+    no_auth = neo4j_server.auth_disabled(http)
+    if no_auth is None:
+        warn(f"no Neo4j answers on http://127.0.0.1:{http}/ "
+              f"(start one with `lineage neo4j start`)")
+    elif not no_auth and instance.is_ephemeral:
+        say(f"log in to Browser as neo4j with the password in {instance.home / neo4j_server.PASSWORD_FILE}")
+    if not ex.found:
+        say("the guide has placeholder parameters; pass --data-root DIR to fill them in")
+    typer.echo(f"Open Neo4j Browser: {browser.browser_url(http, bolt, bool(no_auth))}")
+    typer.echo("Then paste into its editor:")
+    for line in browser.browser_commands(server.port):
+        typer.echo(f"  {line}")
+    say(f"serving {server.url(browser.GUIDE_FILE)} and {server.url(browser.STYLE_FILE)}; "
+         f"Ctrl-C stops")
+    server.serve_until_interrupted()

@@ -1,0 +1,220 @@
+"""Commands that read a store and report on it: audit, inventory, orphans, show, report, duplicates."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from lineage.core.status import UsageError
+from lineage.cli.app import (BackendName, BackendOpt, DatabaseOpt, DataRoot, FailOn, FailOnOpt, Format, FormatOpt,
+                             NoProgressOpt, OutputOpt, PasswordPromptOpt, UriOpt, UserOpt, app, backend_for,
+                             check_output_place, check_stages, command, connection, load_store, parse_severity,
+                             run_audit, say, verdict, warn)
+from lineage.render.formats import console_for, destination, emit_rows, to_json
+
+
+@app.command()
+@command
+def audit(
+    data_root: DataRoot,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    fail_on: FailOnOpt = FailOn.error,
+    check: Annotated[Optional[list[str]], typer.Option("--check", help="Run only this check or family (repeatable), e.g. chain or id.legacy.")] = None,
+    stage: Annotated[Optional[list[str]], typer.Option("--stage", help="Report findings of this stage only (repeatable).")] = None,
+    severity: Annotated[Optional[list[str]], typer.Option("--severity", help="Override a check's severity: CHECK=LEVEL (repeatable).")] = None,
+    backend: BackendOpt = BackendName.networkx,
+    uri: UriOpt = None,
+    user: UserOpt = None,
+    database: DatabaseOpt = None,
+    password_prompt: PasswordPromptOpt = False,
+    no_progress: NoProgressOpt = False,
+):
+    """Run every check of the catalog and report the findings.
+
+    With --backend neo4j the store is loaded into the server first and every check runs as
+    Cypher; the report is the same.
+
+    Example: lineage audit data/ --format json --output audit.json --fail-on warn
+    """
+    from lineage.queries import catalog
+
+    if check and catalog.unknown(check):
+        raise UsageError(f"unknown check(s): {', '.join(catalog.unknown(check))} (see README for the catalog)")
+    check_stages(stage)
+    overrides = parse_severity(severity or [])
+    check_output_place(data_root, output)
+    start = time.perf_counter()
+    store, _ = load_store(data_root, no_progress)
+    conn = connection(uri, user, database, password_prompt) if backend == BackendName.neo4j else None
+    report = run_audit(backend_for(store, backend, conn, not no_progress), str(data_root), catalog.select(check),
+                       overrides, stage)
+    from lineage.render.audit import write_report
+
+    write_report(report, format.value, output)
+    raise typer.Exit(verdict(report, fail_on, time.perf_counter() - start))
+
+
+@app.command()
+@command
+def inventory(
+    data_root: DataRoot,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="Also write gen_id_inventory_<date>.json into this folder.")] = None,
+    no_progress: NoProgressOpt = False,
+):
+    """Count generations by stage, ID class and ID length, and list the legacy IDs.
+
+    Shows where the old length rule ("under 18 characters is legacy") disagrees with the
+    classification by shape, with the expected share of short deterministic IDs.
+
+    Example: lineage inventory data/ --output-dir reports/
+    """
+    from lineage.analyses.inventory import default_filename, inventory as build
+    from lineage.render.inventory import write_inventory
+
+    check_output_place(data_root, output, folder=output_dir)
+    store, seconds = load_store(data_root, no_progress)
+    inv = build(store)
+    write_inventory(inv, format.value, output)
+    if output_dir:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        target = output_dir / default_filename()
+        with destination(target) as out:
+            out.write(to_json(inv))
+        say(f"wrote {target}")
+    total = sum(inv["generations"].values())
+    say(f"OK: {total:,} generations, {inv['length_heuristic']['shape_legacy']:,} legacy IDs by shape "
+         f"({seconds:.1f}s)")
+
+
+ORPHAN_CHECKS = ["chain", "cohort.member_missing", "ref.dangling"]
+
+
+@app.command()
+@command
+def orphans(
+    data_root: DataRoot,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    csv_file: Annotated[Optional[Path], typer.Option("--csv", help="Write the rows as CSV to this file (same as --format csv --output FILE).")] = None,
+    fail_on: FailOnOpt = FailOn.error,
+    no_progress: NoProgressOpt = False,
+):
+    """List every broken reference: parent chains, cohort members, dangling IDs in files.
+
+    One row per broken reference, with the file, line and column (or metadata field) to fix.
+
+    Example: lineage orphans data/ --csv orphans.csv
+    """
+    from lineage.queries import catalog
+    from lineage.render.audit import ORPHAN_COLUMNS, orphan_row
+
+    if csv_file:
+        format, output = Format.csv, csv_file
+    check_output_place(data_root, output)
+    start = time.perf_counter()
+    store, _ = load_store(data_root, no_progress)
+    report = run_audit(backend_for(store, BackendName.networkx), str(data_root), catalog.select(ORPHAN_CHECKS))
+    rows = [orphan_row(f.as_dict()) for f in report.findings]
+    emit_rows(rows, ORPHAN_COLUMNS, format.value, output, title="Broken references")
+    raise typer.Exit(verdict(report, fail_on, time.perf_counter() - start))
+
+
+@app.command()
+@command
+def show(
+    data_root: DataRoot,
+    gen_id: Annotated[str, typer.Argument(help="The generation to show.")],
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    no_progress: NoProgressOpt = False,
+):
+    """Show the ancestry and descendants of one generation as a tree, with each node's problems.
+
+    Example: lineage show data/ e_5b2bvhgzw1y5lp14
+    """
+    from lineage.analyses.show import TREE_COLUMNS, lineage_of, tree_rows
+    from lineage.render.tree import render_tree
+
+    check_output_place(data_root, output)
+    store, _ = load_store(data_root, no_progress)
+    backend = backend_for(store, BackendName.networkx)
+    report = run_audit(backend, str(data_root))
+    views = lineage_of(backend.graph, gen_id, report.findings)
+    if not views:
+        raise UsageError(f"{gen_id} is neither a generation nor referenced anywhere under {data_root}")
+    if format == Format.table:
+        with destination(output) as out:
+            for view in views:
+                console_for(out).print(render_tree(view))
+    else:
+        emit_rows(tree_rows(views), TREE_COLUMNS, format.value, output, document=views)
+
+
+@app.command()
+@command
+def report(
+    data_root: DataRoot,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="A folder (ends with / or exists: gets findings_<date>.md) or a file; default stdout.")] = None,
+    sample: Annotated[int, typer.Option(min=1, help="Legacy essays to simulate cohort modes for.")] = 5,
+    seed: Annotated[int, typer.Option(help="Seed for choosing them.")] = 0,
+    no_progress: NoProgressOpt = False,
+):
+    """Write the Markdown findings report: inventory, metadata, chains, IDs, cohort modes, renames.
+
+    Example: lineage report data/ --output docs/reports/
+    """
+    from lineage.render.report import build, default_filename
+
+    target = None
+    if output is not None:
+        target = Path(output)
+        if target.is_dir() or output.endswith(("/", os.sep)):
+            target = target / default_filename()
+    check_output_place(data_root, target, make_parents=True)
+    start = time.perf_counter()
+    store, _ = load_store(data_root, no_progress)
+    backend = backend_for(store, BackendName.networkx)
+    audited = run_audit(backend, str(data_root))
+    text = build(backend.graph, audited, sample=sample, seed=seed)
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    with destination(target) as out:
+        out.write(text)
+    where = f" to {target}" if target else ""
+    say(f"wrote the findings report{where} ({time.perf_counter() - start:.1f}s)")
+
+
+@app.command()
+@command
+def duplicates(
+    data_root: DataRoot,
+    format: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    stage: Annotated[Optional[list[str]], typer.Option("--stage", help="Only this stage (repeatable).")] = None,
+    no_progress: NoProgressOpt = False,
+):
+    """List generations whose raw.txt is byte-identical to another's (SHA-256).
+
+    Reads every raw.txt once, so it is a separate command, not part of the audit.
+
+    Example: lineage duplicates data/ --stage essay --format csv
+    """
+    from lineage.analyses.duplicates import duplicate_raw
+
+    check_stages(stage)
+    check_output_place(data_root, output)
+    store, _ = load_store(data_root, no_progress)
+    rows, unreadable = duplicate_raw(store, set(stage or ()))
+    for line in unreadable:
+        warn(f"cannot read {line}")
+    emit_rows(rows, ["sha256", "copies", "stage", "gen_id", "path", "mode"], format.value, output,
+              title="Generations with identical raw.txt")
+    groups = len({r["sha256"] for r in rows})
+    say(f"{groups:,} groups of identical raw.txt covering {len(rows):,} generations")

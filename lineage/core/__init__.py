@@ -1,0 +1,1 @@
+"""The bottom layer: ID rules, records, metadata rules, errors and exit codes. Imports nothing of the project."""

@@ -1,0 +1,55 @@
+"""The audit report (contract 1.0) as a table, Markdown, JSON or CSV, and its orphans view."""
+
+from __future__ import annotations
+
+from lineage.analyses.audit import Report
+from lineage.core.text import terminal_text
+from lineage.render.formats import Output, console_for, destination, emit_rows, rows_to_markdown, rows_to_table
+
+FINDING_COLUMNS = ["check", "severity", "stage", "gen_id", "path", "line", "column", "cohort", "message", "details"]
+ORPHAN_COLUMNS = ["check", "severity", "stage", "gen_id", "references", "path", "line", "column", "cohort", "message"]
+
+
+def write_report(report: Report, fmt: str, output: Output) -> None:
+    rows = [f.as_dict() for f in report.findings]
+    if fmt in ("json", "csv"):
+        emit_rows(rows, FINDING_COLUMNS, fmt, output, document=report.as_dict())
+    elif fmt == "md":
+        with destination(output) as out:
+            out.write(report_markdown(report))
+    else:
+        with destination(output) as out:
+            console = console_for(out)
+            console.print(rows_to_table(summary_rows(report), ["check", "findings"], "Findings by check"))
+            if rows:
+                console.print(rows_to_table(rows, FINDING_COLUMNS[:-1], "Findings"))
+
+
+def summary_rows(report: Report) -> list[dict]:
+    return [{"check": c, "findings": n} for c, n in report.statistics["findings_by_check"].items() if n]
+
+
+def report_markdown(report: Report) -> str:
+    s = report.statistics
+    parts = [f"# lineage audit of `{terminal_text(report.data_root)}`\n",
+             f"Backend {report.backend}; highest severity: **{s['max_severity']}**.\n",
+             "## Generations\n",
+             rows_to_markdown([{"stage": k, "folders": v} for k, v in s["generations"].items()], ["stage", "folders"]),
+             "\n## ID classes\n",
+             rows_to_markdown([{"class": k, "ids": v} for k, v in s["id_classes"].items()], ["class", "ids"]),
+             "\n## Findings by check\n",
+             rows_to_markdown(summary_rows(report), ["check", "findings"]),
+             "\n## Findings\n",
+             rows_to_markdown([f.as_dict() for f in report.findings], FINDING_COLUMNS[:-1])]
+    return "".join(parts)
+
+
+def orphan_row(f: dict) -> dict:
+    """A finding as `lineage orphans` lists it: with the referenced ID named and, for metadata,
+    the field that holds it."""
+    details = f["details"]
+    row = dict(f)
+    row["references"] = details.get("parent_gen_id") or (f["gen_id"] if f["check"] != "chain.parent_id_missing" else "")
+    if f["path"] and f["path"].endswith("metadata.json") and not f["column"]:
+        row["column"] = "parent_gen_id"
+    return row
