@@ -59,7 +59,7 @@ def _create_rels_query(rel_type: str) -> str:
 @dataclass
 class Connection:
     """Where the server is. The password is read from the environment or a prompt (or, for a
-    local ephemeral server, from its home), never logged."""
+    local ephemeral server, from its home: lineage.cli.app.connection), never logged."""
 
     uri: str = DEFAULT_URI
     user: str = "neo4j"
@@ -79,14 +79,7 @@ class Connection:
             import neo4j
         except ImportError:
             raise UsageError("the Neo4j backend needs the driver: pip install 'daydream-lineage[neo4j]'") from None
-        password = self.password
-        if not password and self.user == "neo4j":
-            # A throwaway server of `lineage neo4j start --ephemeral` on this URI: its random
-            # password is in a file of its home that only this user can read.
-            from lineage.neo4j.server import ephemeral_password
-
-            password = ephemeral_password(self.uri)
-        auth = (self.user, password) if password else None
+        auth = (self.user, self.password) if self.password else None
         try:
             # Notifications (deprecations, unknown labels on an empty database) are for query authors,
             # not for users of canned queries.

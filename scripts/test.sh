@@ -14,6 +14,9 @@ BIN=${VENV:-.venv}/bin
 export LINEAGE_NEO4J_BOLT_PORT=${LINEAGE_TEST_BOLT_PORT:-17687}
 export LINEAGE_NEO4J_HTTP_PORT=${LINEAGE_TEST_HTTP_PORT:-17474}
 
+# The import contracts first: a broken layer fails in seconds, before the server starts.
+scripts/lint_imports.sh || { echo "test.sh: the import contracts are broken" >&2; exit 1; }
+
 neo4j/neo4j.sh fetch || { echo "test.sh: could not fetch the Neo4j jars" >&2; exit 1; }
 neo4j/neo4j.sh stop --ephemeral >/dev/null 2>&1 || true  # a leftover from an interrupted run
 trap 'neo4j/neo4j.sh stop --ephemeral >/dev/null 2>&1 || true' EXIT

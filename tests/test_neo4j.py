@@ -265,7 +265,9 @@ def test_server_stopped_mid_load_fails_cleanly_and_the_next_load_recovers(own_se
     env.pop("NEO4J_PASSWORD", None)
     cmd = [sys.executable, "-m", "lineage", "load", str(root), "--no-progress"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    conn = Connection(uri=uri)
+    from lineage.cli.app import connection
+
+    conn = connection(uri, None, None, False)  # the throwaway server's password, from its home
     deadline = time.time() + 120
     while time.time() < deadline:  # stop the server once the load has started writing
         drv = conn.driver()
@@ -287,7 +289,8 @@ def test_server_stopped_mid_load_fails_cleanly_and_the_next_load_recovers(own_se
     assert run("start", "--wait").returncode == 0
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
-    neo = Neo4jBackend(conn, os.path.realpath(root))
+    # The restarted throwaway server has a new home, so a new password: connect again.
+    neo = Neo4jBackend(connection(uri, None, None, False), os.path.realpath(root))
     try:
         assert sum(neo.id_tally().values()) == sum(1 for _ in (root / "gens").glob("*/*"))
     finally:
@@ -449,5 +452,7 @@ def test_lineage_reads_the_password_of_a_local_ephemeral_server(neo4j_conn, monk
     assert neo4j_server.ephemeral_password(f"bolt://example.com:{bolt}") is None
     assert neo4j_server.ephemeral_password(f"bolt+s://127.0.0.1:{bolt}") is None
     monkeypatch.delenv("NEO4J_PASSWORD", raising=False)
-    drv = Connection.from_env(uri=f"bolt://127.0.0.1:{bolt}").driver()
+    from lineage.cli.app import connection
+
+    drv = connection(f"bolt://127.0.0.1:{bolt}", None, None, False).driver()
     drv.close()

@@ -92,30 +92,8 @@ def _decide(g: LineageGraph, key: str, nodes: dict[str, Node], seeds: Mapping[st
     parent_node = None if loop or up is None else nodes.get(up)
     parent_renamed = bool(parent_node and parent_node.renamed)
     is_seed = seeds is None or key in seeds
-
-    if loop:
-        node.notes.append("parent chain loops (" + " -> ".join(_where(g.record(k)) for k in loop) + ")")
-    elif gen.stage != "draft" and gen.parent_gen_id and node.parent is None:
-        node.notes.append(f"parent {gen.parent_gen_id} not found; cascaded from the stored parent_gen_id")
-    elif node.parent is not None and node.parent.stage != ids.PARENT_STAGE.get(gen.stage):
-        node.notes.append(f"parent {gen.parent_gen_id} is filed under gens/{node.parent.stage}/")
-
-    problem = meta_problem(gen)
-    if not problem:
-        meta = gen.meta
-        if parent_renamed:
-            meta = {**meta, "parent_gen_id": parent_node.new_id}
-            node.via = node.parent.gen_id
-        try:
-            parts = ids.signature(gen.stage, meta)
-        except ids.SignatureError as exc:
-            problem = str(exc)
-        else:
-            # A stored ID that its own metadata reproduces with k > 0 keeps its suffix.
-            if gen.id_kind == ids.DETERMINISTIC and gen.id_matches:
-                node.collision = ids.collision_of(gen.gen_id)
-            node.candidate = ids.deterministic_id(gen.stage, parts, node.collision)
-    node.problem = problem
+    _note_parent(g, node, loop)
+    _compute_candidate(node, parent_node if parent_renamed else None)
 
     explicit = seeds.get(key) if seeds is not None else None
     if explicit:
@@ -125,14 +103,7 @@ def _decide(g: LineageGraph, key: str, nodes: dict[str, Node], seeds: Mapping[st
     else:
         wanted = gen.gen_id
     if wanted != gen.gen_id and (is_seed or parent_renamed):
-        if not wanted:
-            node.blocked = (_no_id_check(gen), f"no ID can be computed: {problem}")
-        elif (verdict := g.chain_problem(key)) is not None:
-            reason = verdict.describe(g)
-            if allow_broken:
-                node.notes.append(f"renamed despite {verdict.check}: {reason}")
-            else:
-                node.blocked = (verdict.check, reason)
+        _judge_chain(g, key, node, wanted, allow_broken)
     if loop and not node.blocked:
         node.notes[0] += "; cascaded from the stored parent_gen_id"
     node.new_id = gen.gen_id if node.blocked else wanted
@@ -147,6 +118,50 @@ def _decide(g: LineageGraph, key: str, nodes: dict[str, Node], seeds: Mapping[st
         else:
             node.cause = "cascade"
     return node
+
+
+def _note_parent(g: LineageGraph, node: Node, loop: list[str] | None) -> None:
+    """Say what is odd about the parent: a loop, a parent not found, or one in another stage."""
+    gen = node.gen
+    if loop:
+        node.notes.append("parent chain loops (" + " -> ".join(_where(g.record(k)) for k in loop) + ")")
+    elif gen.stage != "draft" and gen.parent_gen_id and node.parent is None:
+        node.notes.append(f"parent {gen.parent_gen_id} not found; cascaded from the stored parent_gen_id")
+    elif node.parent is not None and node.parent.stage != ids.PARENT_STAGE.get(gen.stage):
+        node.notes.append(f"parent {gen.parent_gen_id} is filed under gens/{node.parent.stage}/")
+
+
+def _compute_candidate(node: Node, renamed_parent: Node | None) -> None:
+    """The ID the signature gives, with the renamed parent's new ID (or why there is none)."""
+    gen = node.gen
+    node.problem = meta_problem(gen)
+    if node.problem:
+        return
+    meta = gen.meta
+    if renamed_parent is not None:
+        meta = {**meta, "parent_gen_id": renamed_parent.new_id}
+        node.via = node.parent.gen_id
+    try:
+        parts = ids.signature(gen.stage, meta)
+    except ids.SignatureError as exc:
+        node.problem = str(exc)
+        return
+    # A stored ID that its own metadata reproduces with k > 0 keeps its suffix.
+    if gen.id_kind == ids.DETERMINISTIC and gen.id_matches:
+        node.collision = ids.collision_of(gen.gen_id)
+    node.candidate = ids.deterministic_id(gen.stage, parts, node.collision)
+
+
+def _judge_chain(g: LineageGraph, key: str, node: Node, wanted: str, allow_broken: bool) -> None:
+    """Block a wanted rename without an ID, or under a chain the graph calls broken."""
+    if not wanted:
+        node.blocked = (_no_id_check(node.gen), f"no ID can be computed: {node.problem}")
+    elif (verdict := g.chain_problem(key)) is not None:
+        reason = verdict.describe(g)
+        if allow_broken:
+            node.notes.append(f"renamed despite {verdict.check}: {reason}")
+        else:
+            node.blocked = (verdict.check, reason)
 
 
 def own_id_wrong(gen: Generation) -> bool:
@@ -192,16 +207,51 @@ def id_report(source: Store | LineageGraph, stages: Iterable[str] | None = None,
     for c in conflicts_of(g, [n for n in nodes.values() if n.renamed]):
         for old in c["old_ids"]:
             conflict_text.setdefault(f"{c['stage']}/{old}", []).append(c["message"])
+    action, reasons = _actions(g, nodes)
+    weights = {k: int(regenerates_with_llm(n.gen)) for k, n in nodes.items()}
+    below = g.descendant_totals(cut_loops=True)
+    calls_below = g.descendant_totals(weights.__getitem__, cut_loops=True)
+    wanted = set(stages) if stages else None
+    rows = []
+    totals = {"generations": 0, "reuse": 0, "regenerate": 0, "renamed": 0, "no_id": 0, "llm_calls": 0,
+              "conflicts": 0, "blocked": 0}
+    for gen in _ordered(g.store):
+        if wanted is not None and gen.stage not in wanted:
+            continue
+        key, node = gen.key, nodes[gen.key]
+        regen = action[key] == REGENERATE
+        conflict = conflict_text.get(f"{gen.stage}/{gen.gen_id}", ())
+        totals["generations"] += 1
+        totals[action[key]] += 1
+        totals["renamed"] += int(node.renamed)
+        totals["no_id"] += int(bool(node.problem))
+        totals["llm_calls"] += int(regen and weights[key])
+        totals["conflicts"] += int(bool(conflict))
+        totals["blocked"] += int(node.blocked is not None and not node.problem)
+        if only_changed and not regen:
+            continue
+        rows.append({
+            "stage": gen.stage, "stored_id": gen.gen_id, "id_class": gen.id_kind,
+            "recomputed_id": gen.expected_id,
+            "cascaded_id": node.new_id if node.blocked and not node.problem else node.candidate or "",
+            "signature_problem": node.problem, "action": action[key], "reason": "; ".join(reasons[key]),
+            "descendants_regenerated": below.get(key, 0) if regen else 0,
+            "llm_calls": weights[key] + calls_below.get(key, 0) if regen else 0,
+            "conflict": "; ".join(conflict),
+        })
+    return rows, totals
 
+
+def _actions(g: LineageGraph, nodes: dict[str, Node]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """reuse or regenerate for each generation, parents first (a regenerated parent regenerates
+    its children), with the reasons."""
     action: dict[str, str] = {}
     reasons: dict[str, list[str]] = {}
     for key in g.parents_first([x.key for x in _ordered(g.store)]):
         node = nodes[key]
-        gen = node.gen
+        gen, parent = node.gen, node.parent
         why: list[str] = []
-        parent = node.parent
-        parent_regen = (parent is not None and not node.in_loop
-                        and action.get(parent.key) == REGENERATE)
+        parent_regen = parent is not None and not node.in_loop and action.get(parent.key) == REGENERATE
         if node.problem:
             why.append(f"no ID can be computed: {node.problem}")
         if node.via:
@@ -224,43 +274,7 @@ def id_report(source: Store | LineageGraph, stages: Iterable[str] | None = None,
             why.append(f"rename to {node.candidate} blocked by {check}: {reason}")
         action[key] = REGENERATE if regen else REUSE
         reasons[key] = why
-
-    weights = {k: int(regenerates_with_llm(n.gen)) for k, n in nodes.items()}
-    below = g.descendant_totals(cut_loops=True)
-    calls_below = g.descendant_totals(weights.__getitem__, cut_loops=True)
-    wanted = set(stages) if stages else None
-    rows = []
-    totals = {"generations": 0, "reuse": 0, "regenerate": 0, "renamed": 0, "no_id": 0, "llm_calls": 0,
-              "conflicts": 0, "blocked": 0}
-    for gen in _ordered(g.store):
-        if wanted is not None and gen.stage not in wanted:
-            continue
-        key = gen.key
-        node = nodes[key]
-        regen = action[key] == REGENERATE
-        totals["generations"] += 1
-        totals[action[key]] += 1
-        totals["renamed"] += int(node.renamed)
-        totals["no_id"] += int(bool(node.problem))
-        totals["llm_calls"] += int(regen and weights[key])
-        totals["conflicts"] += int(f"{gen.stage}/{gen.gen_id}" in conflict_text)
-        totals["blocked"] += int(node.blocked is not None and not node.problem)
-        if only_changed and not regen:
-            continue
-        rows.append({
-            "stage": gen.stage,
-            "stored_id": gen.gen_id,
-            "id_class": gen.id_kind,
-            "recomputed_id": gen.expected_id,
-            "cascaded_id": node.new_id if node.blocked and not node.problem else node.candidate or "",
-            "signature_problem": node.problem,
-            "action": action[key],
-            "reason": "; ".join(reasons[key]),
-            "descendants_regenerated": below.get(key, 0) if regen else 0,
-            "llm_calls": weights[key] + calls_below.get(key, 0) if regen else 0,
-            "conflict": "; ".join(conflict_text.get(f"{gen.stage}/{gen.gen_id}", ())),
-        })
-    return rows, totals
+    return action, reasons
 
 
 def _own_reason(gen: Generation) -> str:

@@ -152,7 +152,7 @@ def check_output_place(root: Path, *outputs: Optional[Path], folder: Optional[Pa
                         make_parents: bool = False) -> None:
     """Read-only commands never write under the data root, not even when asked to; and an
     output that cannot be written is said before the work, not after it."""
-    from lineage.loaders.store import is_inside
+    from lineage.loaders.walk import is_inside
 
     def outside_root(out: Path) -> None:
         if is_inside(out, root):
@@ -188,10 +188,17 @@ def load_store(root: Path, no_progress: bool) -> tuple[Store, float]:
 
 
 def connection(uri, user, database, password_prompt):
+    """The Neo4j connection the flags and environment name. Without a password, a throwaway
+    server of `lineage neo4j start --ephemeral` on that URI logs in with the random password in
+    its home (a file only this user can read)."""
     from lineage.loaders.neo4j_graph import Connection
+    from lineage.neo4j.server import ephemeral_password
 
     password = typer.prompt("Neo4j password", hide_input=True) if password_prompt else None
-    return Connection.from_env(uri, user, database, password)
+    conn = Connection.from_env(uri, user, database, password)
+    if not conn.password and conn.user == "neo4j":
+        conn.password = ephemeral_password(conn.uri)
+    return conn
 
 
 def load_neo4j(store: Store, conn, show_progress: bool) -> None:

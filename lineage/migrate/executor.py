@@ -416,7 +416,7 @@ def _sha_of(path: str) -> str:
 def executor_for(plan_path: str, plan: Plan, plan_sha: str, dagster_home: str | None,
                  progress: Progress | None = None) -> Executor:
     """The in-place executor: journal, lock, undo plan and partitions file next to the plan."""
-    from lineage.loaders.store import is_inside
+    from lineage.loaders.walk import is_inside
 
     root = plan.data_root
     if is_inside(plan_path, root):

@@ -11,7 +11,7 @@ from typing import Callable
 
 from lineage.core import ids
 from lineage.loaders.files import sha256_file
-from lineage.loaders.store import is_inside
+from lineage.loaders.walk import is_inside
 from lineage.migrate.executor import Executor
 from lineage.migrate.plan import Plan, WriteStep
 from lineage.core.status import LineageError, UsageError
