@@ -41,7 +41,7 @@ try:
 except ImportError as exc:  # the extra is optional; say which one brings it in
     raise ImportError("lineage.dagster needs the dagster package: pip install 'daydream-lineage[dagster]'") from exc
 
-from lineage.audit import audit
+from lineage.analyses.audit import audit
 from lineage.loaders.networkx_graph import NetworkxBackend
 from lineage.loaders.store import scan
 

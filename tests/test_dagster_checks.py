@@ -22,7 +22,7 @@ import pytest
 
 from lineage.dagster import (GENERATION_CHECK, PARTITION_WITHOUT_GENERATION, STORE_CHECK, lineage_checks,
                              supports_partitioned_checks)
-from lineage.ids import legacy_id
+from lineage.core.ids import legacy_id
 
 from test_readonly import tree_digest
 

@@ -21,7 +21,7 @@ from dagster import DagsterInstance
 from typer.testing import CliRunner
 
 from lineage.cli import app
-from lineage.ids import PARTITION_SET, STAGES, id_for, legacy_id
+from lineage.core.ids import PARTITION_SET, STAGES, id_for, legacy_id
 
 from test_readonly import tree_digest
 
