@@ -98,9 +98,8 @@ def _query_params(store, name):
         return [{}]
     # A draft with a whole tree, an essay in the middle and an evaluation at the bottom.
     g = NetworkxBackend.from_store(store).graph
-    from lineage.queries.networkx_queries import children_index
 
-    children = children_index(g)
+    children = g.children_index
     draft = max((k for k in children if k.startswith("gen:draft/")), key=lambda k: len(children[k]))
     essay = children[draft][0]
     leaf = children[essay][0]

@@ -84,11 +84,10 @@ def test_every_query_returns_the_columns_its_cypher_names(tmp_path):
     from lineage.loaders.networkx_graph import NetworkxBackend
     from lineage.loaders.store import scan
     from lineage.queries.catalog import QUERIES
-    from lineage.queries.networkx_queries import children_index
 
     made = synthetic.generate(tmp_path / "data", SMALL, seed=5, problems="all", legacy_fraction=0.2)
     g = NetworkxBackend.from_store(scan(str(made.root))).graph
-    children = children_index(g)
+    children = g.children_index
     draft = max((k for k in children if k.startswith("gen:draft/")), key=lambda k: len(children[k]))
     leaf = children[children[draft][0]][0]
     for q in QUERIES.values():

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 # Imported in the order `lineage --help` lists their commands; importing registers them.
-from lineage.cli import store, graph, cohorts, rename, migrate, demo  # noqa: F401, I001
+from lineage.cli import store, checks, graph, cohorts, rename, migrate, demo  # noqa: F401, I001
 from lineage.cli.app import app
 from lineage.core.status import Terminated
 

@@ -44,7 +44,7 @@ def audit(
     from lineage.queries import catalog
 
     if check and catalog.unknown(check):
-        raise UsageError(f"unknown check(s): {', '.join(catalog.unknown(check))} (see README for the catalog)")
+        raise UsageError(f"unknown check(s): {', '.join(catalog.unknown(check))} (`lineage checks` lists them)")
     check_stages(stage)
     overrides = parse_severity(severity or [])
     check_output_place(data_root, output)

@@ -85,3 +85,23 @@ def _problem_list(problems: Iterable[str] | str) -> tuple[str, ...]:
     return tuple(out)
 
 
+
+
+def example_finding(check_id: str) -> dict | None:
+    """A real finding of `check_id`: its problem planted in a small store in a temporary folder,
+    audited, and the first finding of that check returned (as the report's JSON has it, with
+    the temporary paths relative to that store). None for a check no planter plants."""
+    import tempfile
+
+    from lineage.analyses.audit import audit
+    from lineage.loaders.networkx_graph import NetworkxBackend
+    from lineage.loaders.store import scan
+    from lineage.queries.catalog import BY_ID
+
+    if check_id not in PLANTERS:
+        return None
+    with tempfile.TemporaryDirectory(prefix="lineage-example-") as tmp:
+        root = os.path.join(tmp, "data")
+        generate(root, 60, seed=1, problems=[check_id], text_files=True)
+        report = audit(NetworkxBackend.from_store(scan(root)), "data", [BY_ID[check_id]])
+    return next((f.as_dict() for f in report.findings), None)

@@ -1,0 +1,19 @@
+"""The shapes of the rows the networkx twins return (the columns each .cypher file RETURNs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lineage.loaders.lineage_graph import LineageGraph
+
+Row = dict[str, Any]
+
+
+def gen_row(n: dict, **extra: Any) -> Row:
+    return {"stage": n["stage"], "gen_id": n["gen_id"], "path": n["path"], **extra}
+
+
+def problems(g: LineageGraph, check: str) -> list[Row]:
+    """Files the loader could not use, recorded as Problem nodes under `check`."""
+    return [{"path": d["path"], "line": d["line"], "cohort": d["cohort"], "error": d["message"]}
+            for d in g.problem_nodes if d["check"] == check]
