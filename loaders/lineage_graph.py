@@ -60,6 +60,10 @@ class ChainProblem:
         return what if self.own else f"ancestor {n['stage']} {n['gen_id']}: {what}"
 
 
+class _LoopMet(Exception):
+    """A walk down the children met a loop."""
+
+
 class LineageGraph:
     """Generations, cohorts, files that mention IDs and Missing IDs, with their relationships.
 
@@ -77,9 +81,6 @@ class LineageGraph:
         self.generations: list[Props] = data.generations
         self.unusual: list[Props] = data.unusual
         self.columns: list[Edges] = data.edges
-        self._parent: dict[str, str] = {}
-        for e in self.columns_of("DERIVED_FROM"):
-            self._parent.update(zip(e.sources, e.targets))
 
     # --- nodes -----------------------------------------------------------------------------
 
@@ -160,6 +161,20 @@ class LineageGraph:
 
     # --- lineage: parents, children, ancestors, descendants, loops ---------------------------
 
+    @cached_property
+    def _parent(self) -> dict[str, str]:
+        """child key -> parent key; built when first asked (the audit of a healthy store never
+        needs it, and on a million generations it is tens of MB)."""
+        parent: dict[str, str] = {}
+        for e in self.columns_of("DERIVED_FROM"):
+            parent.update(zip(e.sources, e.targets))
+        return parent
+
+    def _derived_from(self) -> Iterator[tuple[str, str]]:
+        """(child, parent) of every DERIVED_FROM relationship, from the columns."""
+        for e in self.columns_of("DERIVED_FROM"):
+            yield from zip(e.sources, e.targets)
+
     def parent(self, key: str) -> str | None:
         """The node `key` derives from (a generation or a Missing node), None for a draft,
         an unreadable generation or one without parent_gen_id. This is the one parent rule:
@@ -174,7 +189,7 @@ class LineageGraph:
     @cached_property
     def _children(self) -> dict[str, list[str]]:
         children: dict[str, list[str]] = {}
-        for child, parent in self._parent.items():
+        for child, parent in self._derived_from():
             children.setdefault(parent, []).append(child)
         return children
 
@@ -217,10 +232,10 @@ class LineageGraph:
             frontier = nxt
         return out
 
-    def descendant_totals(self, weight: Callable[[str], int] | None = None,
-                          cut_loops: bool = False) -> dict[str, int]:
-        """For every node with children: how many descendants it has (or the sum of
-        `weight` over them), in one pass over the whole graph.
+    def descendant_totals(self, weight: Callable[[str], int] | None = None, cut_loops: bool = False,
+                          roots: list[str] | None = None) -> dict[str, int]:
+        """For every node with children (or every node of `roots` and below): how many
+        descendants it has (or the sum of `weight` over them), in one pass.
 
         Each generation has one parent, so the graph is a forest whose roots may be loops.
         Leaves are folded into their parents first (Kahn's order); what never folds is a
@@ -228,6 +243,11 @@ class LineageGraph:
         itself. Linear, where counting per node was quadratic on long chains.
         """
         weight = weight or (lambda _k: 1)
+        if roots is not None and not cut_loops:
+            try:
+                return self._totals_below(roots, weight)
+            except _LoopMet:
+                pass  # a loop below one of them: the whole-graph pass handles loops
         parent = self._parent
         if cut_loops and self.loops:
             parent = {c: p for c, p in parent.items() if c not in self.loops}
@@ -249,6 +269,28 @@ class LineageGraph:
             total = sum(below.get(k, 0) + weight(k) for k in loop)
             for k in loop:
                 below[k] = total - weight(k)
+        return below
+
+    def _totals_below(self, roots: list[str], weight: Callable[[str], int]) -> dict[str, int]:
+        """descendant_totals for `roots` and the nodes below them only, children before
+        parents (a depth-first walk with its own stack); raises _LoopMet on a loop."""
+        children, below = self._children, {}
+        for root in roots:
+            if root in below:
+                continue
+            stack, on_stack = [(root, iter(children.get(root, ())))], {root}
+            while stack:
+                key, it = stack[-1]
+                child = next(it, None)
+                if child is None:
+                    stack.pop()
+                    on_stack.discard(key)
+                    below[key] = sum(below[c] + weight(c) for c in children.get(key, ()))
+                elif child in on_stack:
+                    raise _LoopMet()
+                elif child not in below:
+                    stack.append((child, iter(children.get(child, ()))))
+                    on_stack.add(child)
         return below
 
     @cached_property

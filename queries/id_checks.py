@@ -34,7 +34,7 @@ def _mismatch(row: Row) -> tuple[str, dict]:
 def _rebuilt(g: LineageGraph, wanted) -> list[Row]:
     """Generations a rebuild regenerates with their descendants: counted in one pass."""
     chosen = [n for n in g.unusual if wanted(n)]
-    below = g.descendant_totals() if chosen else {}
+    below = g.descendant_totals(roots=[n["key"] for n in chosen]) if chosen else {}
     return [gen_row(n, expected_id=n["expected_id"], descendants=below.get(n["key"], 0)) for n in chosen]
 
 

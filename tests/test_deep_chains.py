@@ -98,6 +98,11 @@ def test_descendant_counts_match_a_walk_per_node(make_store):
     counts = g.descendant_totals()
     for key in g.nodes:
         assert counts.get(key, 0) == len(g.descendants(key)), key
+    # From chosen roots only (what the audit asks): the same numbers, loops or not.
+    tree = [k for k in g.nodes if k not in g.loops and not any(a in g.loops for a in g.ancestors(k))]
+    from_roots = g.descendant_totals(roots=tree)
+    assert {k: from_roots.get(k, 0) for k in tree} == {k: counts.get(k, 0) for k in tree}
+    assert g.descendant_totals(roots=list(g.nodes)) == counts  # a loop among them: the whole-graph pass
 
 
 def test_ids_and_impact_walk_the_chain_once(chain, counting):
