@@ -5,3 +5,4 @@ MATCH p = (g)-[:DERIVED_FROM*1..]->(a)
 WHERE a <> g
 RETURN g.stage AS stage, g.gen_id AS gen_id, length(p) AS depth, a.stage AS ancestor_stage,
        a.gen_id AS ancestor_id
+ORDER BY stage, gen_id, depth, ancestor_stage, ancestor_id

@@ -13,3 +13,4 @@ WITH c, p, CASE
 WHERE problem <> ''
 RETURN c.stage AS stage, c.gen_id AS gen_id, c.path AS path, c.parent_gen_id AS parent_gen_id,
        p.gen_id AS ancestor_gen_id, p.stage AS ancestor_stage, problem
+ORDER BY stage, gen_id, path

@@ -2,3 +2,4 @@
 MATCH (g:Generation {root: $root, stage: 'draft', meta_status: 'ok'})
 WHERE g.parent_gen_id <> ''
 RETURN g.stage AS stage, g.gen_id AS gen_id, g.path AS path, g.parent_gen_id AS parent_gen_id
+ORDER BY stage, gen_id, path

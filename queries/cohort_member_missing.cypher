@@ -3,3 +3,4 @@
 MATCH (c:Cohort {root: $root})-[r:INCLUDES]->(m:Missing)
 RETURN r.stage AS stage, m.gen_id AS gen_id, r.path AS path, r.line AS line, 'gen_id' AS column,
        c.cohort_id AS cohort
+ORDER BY stage, gen_id, path, line, cohort

@@ -5,3 +5,4 @@ MATCH p = (d:Generation)-[:DERIVED_FROM*1..]->(g)
 WHERE d <> g
 RETURN g.stage AS stage, g.gen_id AS gen_id, min(length(p)) AS depth, d.stage AS descendant_stage,
        d.gen_id AS descendant_id
+ORDER BY stage, gen_id, depth, descendant_stage, descendant_id

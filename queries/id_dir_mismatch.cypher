@@ -3,3 +3,4 @@
 MATCH (g:Generation {root: $root, meta_status: 'ok'})
 WHERE g.meta_gen_id <> g.gen_id
 RETURN g.stage AS stage, g.gen_id AS gen_id, g.path AS path, g.meta_gen_id AS meta_gen_id
+ORDER BY stage, gen_id, path

@@ -3,3 +3,4 @@
 MATCH (g:Generation {root: $root, meta_status: 'ok'})
 WHERE g.signature_error <> ''
 RETURN g.stage AS stage, g.gen_id AS gen_id, g.path AS path, g.signature_error AS error
+ORDER BY stage, gen_id, path

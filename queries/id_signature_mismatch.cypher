@@ -8,3 +8,4 @@ CALL (g) {
   RETURN count(DISTINCT d) AS descendants
 }
 RETURN g.stage AS stage, g.gen_id AS gen_id, g.path AS path, g.expected_id AS expected_id, descendants
+ORDER BY stage, gen_id, path

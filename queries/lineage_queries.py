@@ -37,11 +37,20 @@ class Query:
         result, which has no row to take them from."""
         return return_columns(self.cypher)
 
+    def rows(self, g: LineageGraph, **params: Any) -> list[Row]:
+        """The networkx rows in the order the Cypher text's ORDER BY gives Neo4j's."""
+        return sorted(self.find(g, **params), key=row_order(order_columns(self.cypher)))
 
-def return_columns(cypher: str) -> list[str]:
-    """`RETURN a.x AS x, y` -> ["x", "y"], for the text's last RETURN."""
+
+def _clause(cypher: str, keyword: str, stop: str = "") -> str:
+    text = cypher[cypher.rindex(keyword) + len(keyword):]
+    return text[:text.index(stop)] if stop and stop in text else text
+
+
+def _items(text: str) -> list[str]:
+    """Comma-separated items at the top level of parentheses and brackets."""
     items, depth, current = [], 0, ""
-    for ch in cypher[cypher.rindex("RETURN") + len("RETURN"):]:
+    for ch in text:
         depth += (ch in "([{") - (ch in ")]}")
         if ch == "," and depth == 0:
             items.append(current)
@@ -51,6 +60,25 @@ def return_columns(cypher: str) -> list[str]:
     items.append(current)
     return [item.split()[-1] for item in items]
 
+
+def return_columns(cypher: str) -> list[str]:
+    """`RETURN a.x AS x, y` -> ["x", "y"], for the text's last RETURN."""
+    return _items(_clause(cypher, "RETURN", "ORDER BY"))
+
+
+def order_columns(cypher: str) -> list[str]:
+    """The columns of the text's ORDER BY (every .cypher file orders its rows)."""
+    return _items(_clause(cypher, "ORDER BY")) if "ORDER BY" in cypher else []
+
+
+def _value_key(value: Any) -> tuple:
+    """How Neo4j orders a value ascending: nulls last; strings by code point, as Python does
+    (not by Java's UTF-16 units: a test holds both backends to it beyond U+FFFF)."""
+    return (1,) if value is None else (0, value)
+
+
+def row_order(columns: list[str]) -> Callable[[Row], tuple]:
+    return lambda row: tuple(_value_key(row.get(c)) for c in columns)
 
 
 def ancestry(g: LineageGraph, gen_id: str) -> list[Row]:

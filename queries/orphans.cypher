@@ -11,3 +11,4 @@ WITH g, r, p, CASE
     ELSE '' END AS problem
 WHERE problem <> ''
 RETURN g.stage AS stage, g.gen_id AS gen_id, g.path AS path, g.parent_gen_id AS parent_gen_id, problem
+ORDER BY stage, gen_id, path

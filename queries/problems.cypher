@@ -3,3 +3,4 @@
 // Parameters: $root, $check.
 MATCH (p:Problem {root: $root, check: $check})
 RETURN p.path AS path, p.line AS line, p.cohort AS cohort, p.message AS error
+ORDER BY path, line, cohort, error

@@ -2,3 +2,4 @@
 // that match no generation, one row per place. Parameters: $root.
 MATCH (a:Artifact {root: $root})-[r:REFERENCES]->(m:Missing)
 RETURN r.stage AS stage, m.gen_id AS gen_id, a.path AS path, r.line AS line, r.column AS column, r.kind AS kind
+ORDER BY stage, gen_id, path, line, column, kind

@@ -17,3 +17,4 @@ CALL (d) {
   RETURN 'reference' AS kind, a.path AS path, r.line AS line, r.column AS column, null AS cohort
 }
 RETURN d.stage AS stage, d.gen_id AS gen_id, kind, path, line, column, cohort
+ORDER BY stage, gen_id, kind, path, line, column, cohort

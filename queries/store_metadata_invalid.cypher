@@ -3,3 +3,4 @@
 MATCH (g:Generation {root: $root})
 WHERE g.meta_status = 'invalid'
 RETURN g.stage AS stage, g.gen_id AS gen_id, g.path AS path, g.meta_error AS error
+ORDER BY stage, gen_id, path

@@ -3,3 +3,4 @@
 MATCH (g:Generation {root: $root})
 WHERE g.meta_status = 'missing'
 RETURN g.stage AS stage, g.gen_id AS gen_id, g.path AS path, g.files AS files
+ORDER BY stage, gen_id, path

@@ -27,7 +27,7 @@ from lineage import synthetic
 from lineage.loaders.neo4j_graph import Connection, Neo4jBackend, load
 from lineage.loaders.networkx_graph import NetworkxBackend
 from lineage.loaders.store import scan
-from lineage.queries.catalog import CHECKS, LINEAGE_QUERIES
+from lineage.queries.catalog import CHECKS, LINEAGE_QUERIES, QUERIES
 from lineage.core.status import LineageError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -106,6 +106,18 @@ def _query_params(store, name):
     return [{"gen_id": g.nodes[k]["gen_id"]} for k in (draft, essay, leaf)]
 
 
+@pytest.mark.parametrize("query", list(QUERIES.values()), ids=list(QUERIES))
+def test_queries_give_the_same_rows_in_the_same_order(loaded, query):
+    """Every .cypher result is ordered explicitly (ORDER BY), and the networkx twin's rows are
+    put in that order: both backends list the same rows in the same order."""
+    store, nx_backend, neo, _ = loaded
+    for params in _query_params(store, query.name):
+        nx_rows = query.rows(nx_backend.graph, **params)
+        neo_rows = neo.run(query.cypher, {**dict(query.fixed), **params})
+        assert [json.dumps(r, sort_keys=True, default=str) for r in neo_rows] == \
+               [json.dumps(r, sort_keys=True, default=str) for r in nx_rows]
+
+
 @pytest.mark.parametrize("query", LINEAGE_QUERIES, ids=[q.name for q in LINEAGE_QUERIES])
 def test_query_parity(loaded, query):
     store, nx_backend, neo, _ = loaded
@@ -155,6 +167,23 @@ def test_hostile_ids_and_values_load_and_query_as_data(neo4j_conn, make_store):
             assert canon(neo.rows(check)) == canon(nx_backend.rows(check)), check.id
         stored = {r["gen_id"] for r in neo.run("MATCH (g:Generation {root: $root}) RETURN g.gen_id AS gen_id", {})}
         assert stored == set(HOSTILE)
+    finally:
+        neo.close()
+
+
+def test_both_backends_order_strings_alike_beyond_the_basic_plane(neo4j_conn, make_store):
+    """Strings in code point order in both (Java's UTF-16 units would put U+FF5E after U+1F600):
+    the networkx rows take Neo4j's order, non-ASCII, case and beyond the basic plane included."""
+    names = ["d_a\U0001F600", "d_a\uFF5E", "d_a\u00e9", "d_aa", "d_A"]
+    root = make_store({f"gens/draft/{n}/": None for n in names})
+    store = scan(str(root))
+    load(neo4j_conn, store)
+    neo = Neo4jBackend(neo4j_conn, store.root)
+    try:
+        query = QUERIES["store.metadata_missing"]
+        nx_rows = query.rows(NetworkxBackend.from_store(store).graph)
+        assert [r["gen_id"] for r in neo.run(query.cypher, {})] == [r["gen_id"] for r in nx_rows]
+        assert [r["gen_id"] for r in nx_rows] == sorted(names)
     finally:
         neo.close()
 
@@ -264,9 +293,9 @@ def test_server_stopped_mid_load_fails_cleanly_and_the_next_load_recovers(own_se
     env.pop("NEO4J_PASSWORD", None)
     cmd = [sys.executable, "-m", "lineage", "load", str(root), "--no-progress"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    from lineage.cli.app import connection
+    from lineage.neo4j.server import ephemeral_password
 
-    conn = connection(uri, None, None, False)  # the throwaway server's password, from its home
+    conn = Connection(uri=uri, password=ephemeral_password(uri))  # the throwaway server's, from its home
     deadline = time.time() + 120
     while time.time() < deadline:  # stop the server once the load has started writing
         drv = conn.driver()
@@ -289,7 +318,7 @@ def test_server_stopped_mid_load_fails_cleanly_and_the_next_load_recovers(own_se
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
     # The restarted throwaway server has a new home, so a new password: connect again.
-    neo = Neo4jBackend(connection(uri, None, None, False), os.path.realpath(root))
+    neo = Neo4jBackend(Connection(uri=uri, password=ephemeral_password(uri)), os.path.realpath(root))
     try:
         assert sum(neo.id_tally().values()) == sum(1 for _ in (root / "gens").glob("*/*"))
     finally:

@@ -87,7 +87,7 @@ def query(
             neo.close()
     else:
         store, _ = load_store(data_root, no_progress)
-        rows = q.find(backend_for(store, backend).graph, **params)
+        rows = q.rows(backend_for(store, backend).graph, **params)
     emit_rows(rows, list(rows[0]) if rows else q.columns, format.value, output, title=name)
     say(f"{name}: {len(rows):,} rows")
 
