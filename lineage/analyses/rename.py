@@ -16,7 +16,7 @@ from typing import Iterable, Mapping
 
 from lineage.core import ids
 from lineage.loaders.lineage_graph import LineageGraph, of
-from lineage.core.model import Generation, Store
+from lineage.core.model import Generation, Store, gen_key
 
 ONLY = ("legacy", "mismatch", "all")
 REUSE, REGENERATE = "reuse", "regenerate"
@@ -61,6 +61,7 @@ def _no_id_check(gen: Generation) -> str:
 
 
 def _where(gen: Generation) -> str:
+    """How a message names a generation: its folder under gens/."""
     return f"{gen.stage}/{gen.gen_id}"
 
 
@@ -206,7 +207,7 @@ def id_report(source: Store | LineageGraph, stages: Iterable[str] | None = None,
     conflict_text: dict[str, list[str]] = {}
     for c in conflicts_of(g, [n for n in nodes.values() if n.renamed]):
         for old in c["old_ids"]:
-            conflict_text.setdefault(f"{c['stage']}/{old}", []).append(c["message"])
+            conflict_text.setdefault(gen_key(c["stage"], old), []).append(c["message"])
     action, reasons = _actions(g, nodes)
     weights = {k: int(regenerates_with_llm(n.gen)) for k, n in nodes.items()}
     below = g.descendant_totals(cut_loops=True)
@@ -220,7 +221,7 @@ def id_report(source: Store | LineageGraph, stages: Iterable[str] | None = None,
             continue
         key, node = gen.key, nodes[gen.key]
         regen = action[key] == REGENERATE
-        conflict = conflict_text.get(f"{gen.stage}/{gen.gen_id}", ())
+        conflict = conflict_text.get(key, ())
         totals["generations"] += 1
         totals[action[key]] += 1
         totals["renamed"] += int(node.renamed)
