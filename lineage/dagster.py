@@ -75,10 +75,15 @@ def supports_partitioned_checks() -> bool:
 
 
 def _severity_overrides(severity: Mapping[str, str] | None) -> dict[str, str]:
+    from lineage.queries.catalog import BY_ID
+
     out = dict(severity or {})
     bad = {k: v for k, v in out.items() if v not in _RANK}
     if bad:
         raise ValueError(f"severity overrides must be error, warn or info: {bad}")
+    unknown = sorted(k for k in out if k not in BY_ID and k != PARTITION_WITHOUT_GENERATION)
+    if unknown:
+        raise ValueError(f"severity overrides name no check of the catalog: {unknown} (lineage checks lists them)")
     return out
 
 

@@ -313,3 +313,8 @@ def test_generation_check_launched_without_a_partition_audits_its_stage(pipeline
     ev = evaluation(result, GENERATION_CHECK)
     assert ev.metadata["scope"].value == "stage"
     assert keys(ev) == {("chain.parent_missing", "error", "essay", e) for e in essays}
+
+
+def test_a_severity_override_must_name_a_check():
+    with pytest.raises(ValueError, match="name no check of the catalog"):
+        lineage_checks(severity={"chain.parent_gone": "warn"})
