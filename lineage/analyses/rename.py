@@ -23,6 +23,8 @@ REUSE, REGENERATE = "reuse", "regenerate"
 
 ID_COLUMNS = ["stage", "stored_id", "id_class", "recomputed_id", "cascaded_id", "signature_problem",
               "action", "reason", "descendants_regenerated", "llm_calls", "conflict"]
+# What a narrow terminal keeps: the ID, what it becomes, and what that costs.
+ID_PRIORITY = ["stored_id", "cascaded_id", "action", "llm_calls", "stage", "reason", "conflict"]
 
 
 @dataclass(slots=True)

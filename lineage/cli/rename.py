@@ -54,13 +54,13 @@ def ids_report(
 
     Example: lineage ids data/ --only changed --mapping-csv renames.csv
     """
-    from lineage.analyses.rename import ID_COLUMNS, id_report, mapping, mapping_rows
+    from lineage.analyses.rename import ID_COLUMNS, ID_PRIORITY, id_report, mapping, mapping_rows
 
     check_stages(stage)
     check_output_place(data_root, output, mapping_csv)
     store, seconds = load_store(data_root, no_progress)
     rows, totals = id_report(store, stage, only == IdsOnly.changed)
-    emit_rows(rows, ID_COLUMNS, format.value, output, title="Generation IDs")
+    emit_rows(rows, ID_COLUMNS, format.value, output, title="Generation IDs", priority=ID_PRIORITY)
     if mapping_csv:
         result = mapping(store, mapping_only.value)
         emit_rows(mapping_rows(result), ["stage", "old_id", "new_id"], "csv", str(mapping_csv))

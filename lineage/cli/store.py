@@ -113,7 +113,7 @@ def orphans(
     Example: lineage orphans data/ --csv orphans.csv
     """
     from lineage.queries import catalog
-    from lineage.render.audit import ORPHAN_COLUMNS, orphan_row
+    from lineage.render.audit import FINDING_PRIORITY, ORPHAN_COLUMNS, orphan_row
 
     if csv_file:
         format, output = Format.csv, csv_file
@@ -122,7 +122,7 @@ def orphans(
     store, _ = load_store(data_root, no_progress)
     report = run_audit(backend_for(store, BackendName.networkx), str(data_root), catalog.select(ORPHAN_CHECKS))
     rows = [orphan_row(f.as_dict()) for f in report.findings]
-    emit_rows(rows, ORPHAN_COLUMNS, format.value, output, title="Broken references")
+    emit_rows(rows, ORPHAN_COLUMNS, format.value, output, title="Broken references", priority=FINDING_PRIORITY)
     raise typer.Exit(verdict(report, fail_on, time.perf_counter() - start))
 
 
@@ -151,8 +151,9 @@ def show(
         raise UsageError(f"{gen_id} is neither a generation nor referenced anywhere under {data_root}")
     if format == Format.table:
         with destination(output) as out:
+            console = console_for(out)
             for view in views:
-                console_for(out).print(render_tree(view))
+                console.print(render_tree(view, console.width))
     else:
         emit_rows(tree_rows(views), TREE_COLUMNS, format.value, output, document=views)
 
@@ -214,6 +215,10 @@ def duplicates(
     rows, unreadable = duplicate_raw(store, set(stage or ()))
     for line in unreadable:
         warn(f"cannot read {line}")
+    if format == Format.table:
+        # A table shows the first 12 hex digits, as git shows a commit: enough to tell the
+        # groups apart, and short enough to leave room for the IDs. The other formats keep all 64.
+        rows = [{**r, "sha256": r["sha256"][:12]} for r in rows]
     emit_rows(rows, ["sha256", "copies", "stage", "gen_id", "path", "mode"], format.value, output,
               title="Generations with identical raw.txt")
     groups = len({r["sha256"] for r in rows})

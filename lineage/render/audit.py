@@ -8,6 +8,9 @@ from lineage.render.formats import Output, console_for, destination, emit_rows, 
 
 FINDING_COLUMNS = ["check", "severity", "stage", "gen_id", "path", "line", "column", "cohort", "message", "details"]
 ORPHAN_COLUMNS = ["check", "severity", "stage", "gen_id", "references", "path", "line", "column", "cohort", "message"]
+SUMMARY_COLUMNS = ["check", "severity", "findings"]
+# What a narrow terminal keeps of a finding, most important first: what is wrong, where, and why.
+FINDING_PRIORITY = ["check", "gen_id", "references", "message", "severity", "path", "line", "column", "stage"]
 
 
 def write_report(report: Report, fmt: str, output: Output) -> None:
@@ -20,13 +23,17 @@ def write_report(report: Report, fmt: str, output: Output) -> None:
     else:
         with destination(output) as out:
             console = console_for(out)
-            console.print(rows_to_table(summary_rows(report), ["check", "findings"], "Findings by check"))
+            console.print(rows_to_table(summary_rows(report), SUMMARY_COLUMNS, "Findings by check"))
             if rows:
-                console.print(rows_to_table(rows, FINDING_COLUMNS[:-1], "Findings"))
+                console.print(rows_to_table(rows, FINDING_COLUMNS[:-1], "Findings", FINDING_PRIORITY))
 
 
 def summary_rows(report: Report) -> list[dict]:
-    return [{"check": c, "findings": n} for c, n in report.statistics["findings_by_check"].items() if n]
+    """Findings per check, with the severity they carry (after overrides), so a narrow
+    findings table may leave the severity out."""
+    severity = {f.check: f.severity for f in report.findings}
+    return [{"check": c, "severity": severity[c], "findings": n}
+            for c, n in report.statistics["findings_by_check"].items() if n]
 
 
 def report_markdown(report: Report) -> str:
@@ -38,7 +45,7 @@ def report_markdown(report: Report) -> str:
              "\n## ID classes\n",
              rows_to_markdown([{"class": k, "ids": v} for k, v in s["id_classes"].items()], ["class", "ids"]),
              "\n## Findings by check\n",
-             rows_to_markdown(summary_rows(report), ["check", "findings"]),
+             rows_to_markdown(summary_rows(report), SUMMARY_COLUMNS),
              "\n## Findings\n",
              rows_to_markdown([f.as_dict() for f in report.findings], FINDING_COLUMNS[:-1])]
     return "".join(parts)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lineage.analyses.cohorts import DETAIL_COLUMNS, LEGACY_COLUMNS, SUMMARY_COLUMNS, Simulation
+from lineage.analyses.cohorts import DETAIL_COLUMNS, LEGACY_COLUMNS, PRIORITY, SUMMARY_COLUMNS, Simulation
 from lineage.core.text import terminal_text
 from lineage.render.formats import Output, console_for, destination, emit_rows, rows_to_markdown, rows_to_table
 
@@ -26,7 +26,7 @@ def write_simulation(sim: Simulation, fmt: str, output: Output, detail: bool) ->
             console = console_for(out) if fmt == "table" else None
             for i, (title, rows, columns) in enumerate(sections):
                 if console is not None:
-                    console.print(rows_to_table(rows, columns, title))
+                    console.print(rows_to_table(rows, columns, title, PRIORITY))
                     if i == 1:
                         for line in sim.answer:
                             console.print(terminal_text(line), markup=False, highlight=False)

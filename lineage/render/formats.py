@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, TextIO
 
 import orjson
-from rich.console import Console
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions
 from rich.table import Table
 from rich.text import Text
 
@@ -37,13 +38,15 @@ def rows_to_csv(rows: Iterable[dict], columns: list[str], out: TextIO) -> None:
 
 
 def _plain(value: Any) -> str:
-    """One cell as text: lists joined, dicts as JSON, None empty."""
+    """One cell as text: lists joined, dicts as key=value pairs, None empty."""
     if value is None:
         return ""
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     if isinstance(value, dict):
-        return orjson.dumps(value).decode()
+        # key=value pairs, spaced so a terminal wraps between them, not inside an ID.
+        return ", ".join(f"{k}={_plain(v) if not isinstance(v, dict) else orjson.dumps(v).decode()}"
+                         for k, v in value.items() if v is not None)
     return str(value)
 
 
@@ -62,15 +65,75 @@ def rows_to_markdown(rows: Iterable[dict], columns: list[str]) -> str:
 # keep every character.
 MAX_CELL = 500
 
+# Prose gets at least this many characters; narrower, a message becomes a column of words.
+PROSE_MIN = 24
 
-def rows_to_table(rows: Iterable[dict], columns: list[str], title: str | None = None) -> Table:
-    table = Table(title=title, show_lines=False)
-    for c in columns:
-        table.add_column(c, overflow="fold")
-    for r in rows:
+
+class FittedTable:
+    """Rows as a terminal table that fits the width it is printed at.
+
+    IDs, check names, paths and numbers never break: a column whose cells have no space is
+    shown whole or not at all. Prose (cells with spaces: messages, reasons) wraps at spaces.
+    When the columns do not fit, the least important ones go (the `priority` order, then the
+    display order) and the caption names them. Columns empty in every row are left out.
+    """
+
+    def __init__(self, rows: Iterable[dict], columns: list[str], title: str | None = None,
+                 priority: list[str] | None = None):
+        self.title = title
         # Text, not str: values come from the data, and rich would read "[...]" in them as markup.
-        table.add_row(*(Text(_cell(terminal_text(_plain(r.get(c))))) for c in columns))
-    return table
+        cells = [[_cell(terminal_text(_plain(r.get(c)))) for c in columns] for r in rows]
+        keep = [i for i in range(len(columns)) if not cells or any(row[i] for row in cells)]
+        self.columns = [columns[i] for i in keep]
+        self.cells = [[row[i] for i in keep] for row in cells]
+        self.prose = [any(" " in row[j] for row in self.cells) for j in range(len(keep))]
+        natural = [max([cell_len(self.columns[j])] + [cell_len(row[j]) for row in self.cells])
+                   for j in range(len(keep))]
+        # Several prose columns share the minimum; none is narrower than its longest word
+        # (up to PROSE_MIN: a longer "word", such as compact JSON, folds anyway).
+        share = PROSE_MIN // max(1, sum(self.prose))
+        self.min_width = [min(natural[j], max(share, min(self._longest_word(j), PROSE_MIN)))
+                          if self.prose[j] else natural[j] for j in range(len(keep))]
+        order = [c for c in priority or [] if c in self.columns]
+        self.priority = order + [c for c in self.columns if c not in order]
+
+    def _longest_word(self, j: int) -> int:
+        return max([cell_len(self.columns[j])] + [cell_len(w) for row in self.cells for w in row[j].split()])
+
+    def shown(self, width: int) -> list[int]:
+        """The indexes of the columns that fit in `width`, most important first to go last."""
+        shown = set(range(len(self.columns)))
+        index = {c: j for j, c in enumerate(self.columns)}
+
+        def needed() -> int:  # rich's default box: a border and one space each side per column
+            return sum(self.min_width[j] for j in shown) + 3 * len(shown) + 1
+
+        for name in reversed(self.priority):
+            if needed() <= width or len(shown) == 1:
+                break
+            shown.discard(index[name])
+        return sorted(shown)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions):
+        if not self.cells:
+            yield Text(f"{self.title or 'rows'}: none")
+            return
+        shown = self.shown(options.max_width)
+        hidden = [c for j, c in enumerate(self.columns) if j not in shown]
+        caption = (f"not shown at {options.max_width} columns: {', '.join(hidden)} "
+                   f"(--format json or csv has every field)") if hidden else None
+        table = Table(title=self.title, caption=caption, caption_justify="left", show_lines=False)
+        for j in shown:
+            table.add_column(self.columns[j], overflow="fold", no_wrap=not self.prose[j],
+                             min_width=self.min_width[j] if self.prose[j] else None)
+        for row in self.cells:
+            table.add_row(*(Text(row[j]) for j in shown))
+        yield table
+
+
+def rows_to_table(rows: Iterable[dict], columns: list[str], title: str | None = None,
+                  priority: list[str] | None = None) -> FittedTable:
+    return FittedTable(rows, columns, title, priority)
 
 
 def _cell(text: str) -> str:
@@ -158,12 +221,16 @@ class _TableConsole(Console):
 
 
 def console_for(out: TextIO) -> Console:
-    """A rich console that writes the table to `out` (no colour codes when it is a file)."""
-    return _TableConsole(file=out, width=None if out.isatty() else 160, soft_wrap=False, emoji=False)
+    """A rich console that writes the table to `out` (no colour codes when it is a file).
+
+    The width is the terminal's, or $COLUMNS, or 80: a table read later from a file or a pipe
+    reads as it would have on the screen.
+    """
+    return _TableConsole(file=out, soft_wrap=False, emoji=False)
 
 
 def emit_rows(rows: list[dict], columns: list[str], fmt: str, output: str | None,
-              title: str | None = None, document: Any = None) -> None:
+              title: str | None = None, document: Any = None, priority: list[str] | None = None) -> None:
     """Write rows in the chosen format; `document` replaces the row list in JSON when given."""
     with destination(output) as out:
         if fmt == "json":
@@ -175,5 +242,5 @@ def emit_rows(rows: list[dict], columns: list[str], fmt: str, output: str | None
                 out.write(f"## {title}\n\n")
             out.write(rows_to_markdown(rows, columns))
         else:
-            console_for(out).print(rows_to_table(rows, columns, title))
+            console_for(out).print(rows_to_table(rows, columns, title, priority))
 

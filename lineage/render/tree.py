@@ -25,19 +25,24 @@ def _label(node: dict[str, Any], bold: bool = False) -> Text:
 # prefixed with its depth: a guide of 4 columns per level would otherwise leave no room for the
 # label, and draw a number of columns that grows with the square of a chain's length.
 MAX_NESTING = 12
+# What a label needs beside the guides, so that "(depth 12345) evaluation <an 18-character ID>"
+# stays on one line.
+LABEL_ROOM = 44
 
 
-def render_tree(view: dict[str, Any]) -> Tree:
-    """Ancestors from the draft down to the generation, then its descendants below it."""
+def render_tree(view: dict[str, Any], width: int = 80) -> Tree:
+    """Ancestors from the draft down to the generation, then its descendants below it, nested
+    no deeper than leaves each label its room in `width` columns."""
+    nesting = max(1, min(MAX_NESTING, (width - LABEL_ROOM) // 4))
     chain = list(reversed(view["ancestors"])) + [view]
     top = len(chain) - 1  # the level of the generation itself
     root = Tree(_label(chain[0], bold=top == 0))
     path = [root]  # path[i]: the node last drawn at indentation i
 
     def draw(node: dict[str, Any], level: int, bold: bool = False) -> None:
-        shown = min(level, MAX_NESTING)
+        shown = min(level, nesting)
         label = _label(node, bold)
-        if level > MAX_NESTING:
+        if level > nesting:
             label = Text(f"(depth {level - top}) ").append_text(label)
         del path[shown:]
         path.append(path[shown - 1].add(label))

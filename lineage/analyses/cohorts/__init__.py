@@ -18,10 +18,10 @@ an evaluation is also skipped when parsed.txt exists; copy mode never calls an L
 
 from lineage.analyses.cohorts.config import Config, ConfigError, load_config, parse_replicate_overrides
 from lineage.analyses.cohorts.inputs import SelectionInput, directive_choice, parse_selection, read_selection_file
-from lineage.analyses.cohorts.modes import (CARTESIAN_MODES, DETAIL_COLUMNS, ESSAY_MODES, LEGACY_COLUMNS,
+from lineage.analyses.cohorts.modes import (CARTESIAN_MODES, DETAIL_COLUMNS, ESSAY_MODES, LEGACY_COLUMNS, PRIORITY,
                                             MODE_DESCRIPTIONS, SUMMARY_COLUMNS)
 from lineage.analyses.cohorts.simulate import Simulation, simulate
 
-__all__ = ["CARTESIAN_MODES", "Config", "ConfigError", "DETAIL_COLUMNS", "ESSAY_MODES", "LEGACY_COLUMNS",
+__all__ = ["CARTESIAN_MODES", "Config", "ConfigError", "DETAIL_COLUMNS", "ESSAY_MODES", "LEGACY_COLUMNS", "PRIORITY",
            "MODE_DESCRIPTIONS", "SUMMARY_COLUMNS", "SelectionInput", "Simulation", "directive_choice", "load_config",
            "parse_replicate_overrides", "parse_selection", "read_selection_file", "simulate"]

@@ -25,6 +25,8 @@ MODE_DESCRIPTIONS = dict(ESSAY_MODES + CARTESIAN_MODES)
 SUMMARY_COLUMNS = ["mode", "directive", "stage", "scheduled", "reused", "new", "llm_calls",
                    "duplicates", "clashes"]
 LEGACY_COLUMNS = ["mode", "draft", "essay", "evaluation", "llm_calls"]
+# What a narrow terminal keeps: the mode and what it costs first.
+PRIORITY = ["mode", "stage", "llm_calls", "reused", "new", "scheduled", "essay", "draft", "evaluation"]
 DETAIL_COLUMNS = ["essay", "id_class", "mode", "draft_reused", "draft_new", "essay_reused", "essay_new",
                   "evaluation_reused", "evaluation_new", "llm_calls", "duplicates", "reused_evaluations"]
 
