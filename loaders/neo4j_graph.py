@@ -66,6 +66,13 @@ class Connection:
     password: str | None = field(default=None, repr=False)
     database: str | None = None
 
+    def __post_init__(self) -> None:
+        scheme = self.uri.partition("://")[0].lower() if "://" in self.uri else ""
+        if scheme not in URI_SCHEMES:
+            # The driver would try (and fail in its own words) to speak HTTP to a Bolt port.
+            raise UsageError(f"unsupported Neo4j URI {self.uri!r}: use one of "
+                             f"{', '.join(s + '://' for s in URI_SCHEMES)} (Bolt, not HTTP)")
+
     @classmethod
     def from_env(cls, uri: str | None = None, user: str | None = None, database: str | None = None,
                  password: str | None = None) -> "Connection":
@@ -75,10 +82,7 @@ class Connection:
                    database=database or os.environ.get("NEO4J_DATABASE") or None)
 
     def driver(self):
-        try:
-            import neo4j
-        except ImportError:
-            raise UsageError("the Neo4j backend needs the driver: pip install 'daydream-lineage[neo4j]'") from None
+        neo4j = driver_module()
         auth = (self.user, self.password) if self.password else None
         try:
             # Notifications (deprecations, unknown labels on an empty database) are for query authors,
@@ -89,14 +93,54 @@ class Connection:
             raise UsageError(f"Neo4j at {self.uri} refused the credentials of user {self.user!r} "
                              "(set NEO4J_USER / NEO4J_PASSWORD)") from None
         except (neo4j.exceptions.ServiceUnavailable, OSError) as exc:
-            raise LineageError(f"cannot reach Neo4j at {self.uri}: {_short(exc)}") from None
+            raise LineageError(f"cannot reach Neo4j at {self.uri} ({_reason(exc)}); is it running? "
+                               "`lineage neo4j status` says") from None
+        except neo4j.exceptions.Neo4jError as exc:
+            raise LineageError(neo4j_error(exc, self)) from None
         except (ValueError, neo4j.exceptions.ConfigurationError) as exc:
             raise UsageError(f"bad Neo4j URI {self.uri!r}: {_short(exc)}") from None
         return drv
 
 
+# The schemes of the Bolt protocol the driver speaks; +s and +ssc add TLS.
+URI_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+
+
+def driver_module():
+    """The neo4j driver package, or a one-line error naming the extra that installs it."""
+    try:
+        import neo4j
+    except ImportError:
+        raise UsageError("the Neo4j backend needs the neo4j driver: "
+                         "pip install 'daydream-lineage[neo4j]'") from None
+    return neo4j
+
+
+def neo4j_error(exc: Exception, conn: "Connection") -> str:
+    """A server error in one line: the common ones in words, the others by their code."""
+    code = getattr(exc, "code", None) or type(exc).__name__
+    if code.endswith("DatabaseNotFound"):
+        return (f"Neo4j at {conn.uri} has no database {conn.database!r} "
+                "(--database or NEO4J_DATABASE names it)")
+    return f"{code}: {_short(exc)}"
+
+
 def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _reason(exc: Exception) -> str:
+    """Why a connection failed, from the driver's multi-line message: its last specific clause
+    ("Connection refused"), not the first line, which ends in a colon."""
+    causes = [exc, exc.__cause__, exc.__context__]
+    for cause in causes:
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror.lower()
+    text = " ".join(str(exc).split())
+    for marker in ("Connection refused", "timed out", "Name or service not known", "No route to host"):
+        if marker.lower() in text.lower():
+            return marker.lower()
+    return text.rstrip(":") or type(exc).__name__
 
 
 @dataclass
@@ -124,8 +168,7 @@ def load(conn: Connection, store: Store, batch: int = BATCH,
 
 def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
                progress: Callable[[int], None] | None = None) -> LoadStats:
-    import neo4j
-
+    neo4j = driver_module()
     start = time.perf_counter()
     load_id = uuid.uuid4().hex
     nodes_by_labels: dict[tuple[str, ...], list[dict]] = {}
@@ -142,6 +185,7 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
             for i, (src, dst) in enumerate(zip(edges.sources, edges.targets)))
 
     driver = conn.driver()
+    marked = False  # whether the root's graph is marked as loading (and so refused until done)
     try:
         with driver.session(database=conn.database) as session:
             for statement in SCHEMA:
@@ -151,6 +195,7 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
             session.execute_write(lambda tx: tx.run(
                 "MERGE (l:LoadRun {root: $root}) SET l.status = 'loading', l.load_id = $load_id, "
                 "l.started = datetime(), l.finished = null", root=root, load_id=load_id).consume())
+            marked = True
             while True:
                 deleted = session.execute_write(lambda tx: tx.run(
                     "MATCH (n:Lineage {root: $root}) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS c",
@@ -170,12 +215,12 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
                 "MATCH (l:LoadRun {root: $root, load_id: $load_id}) SET l.status = 'complete', "
                 "l.finished = datetime(), l.nodes = $nodes, l.relationships = $rels",
                 root=root, load_id=load_id, nodes=n_nodes, rels=n_rels).consume())
-    except neo4j.exceptions.Neo4jError as exc:
-        raise LineageError(f"Neo4j load failed: {exc.code}: {_short(exc)}; the graph of {root} is "
-                           "marked incomplete until a load succeeds") from None
-    except (neo4j.exceptions.DriverError, OSError) as exc:
-        raise LineageError(f"Neo4j load failed: {type(exc).__name__}: {_short(exc)}; the graph of {root} "
-                           "is marked incomplete until a load succeeds") from None
+    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
+        reason = neo4j_error(exc, conn) if isinstance(exc, neo4j.exceptions.Neo4jError) else \
+            f"{type(exc).__name__}: {_short(exc)}"
+        after = f"; the graph of {root} is marked incomplete until a load succeeds" if marked else \
+            "; nothing was written"
+        raise LineageError(f"Neo4j load failed: {reason}{after}") from None
     finally:
         driver.close()
     return LoadStats(n_nodes, n_rels, time.perf_counter() - start)
@@ -201,14 +246,13 @@ class Neo4jBackend:
         self._driver.close()
 
     def _read(self, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-        import neo4j
-
+        neo4j = driver_module()
         try:
             records, _, _ = self._driver.execute_query(query, {"root": self.root, **params},
                                                        database_=self.conn.database,
                                                        routing_=neo4j.RoutingControl.READ)
         except neo4j.exceptions.Neo4jError as exc:
-            raise LineageError(f"Neo4j query failed: {exc.code}: {_short(exc)}") from None
+            raise LineageError(f"Neo4j query failed: {neo4j_error(exc, self.conn)}") from None
         except (neo4j.exceptions.DriverError, OSError) as exc:
             raise LineageError(f"Neo4j query failed: {type(exc).__name__}: {_short(exc)}") from None
         return [r.data() for r in records]

@@ -40,6 +40,8 @@ class StoreError(Exception):
 def scan(root: str, progress: Progress | None = None) -> Store:
     """Read a data root into a Store. `progress(n)` is told every few thousand folders."""
     root = os.path.abspath(root)
+    if not os.path.lexists(root):
+        raise StoreError(f"data root {root} does not exist")
     if not os.path.isdir(root):
         raise StoreError(f"data root {root} is not a folder")
     store = Store(root=os.path.realpath(root))

@@ -242,7 +242,7 @@ def commands(root: str, out: str, some_id: str) -> list[list[str]]:
          "--evaluation-model", "m", "--format", "json"],
         ["report", root, "--output", out + "/report.md"],
         ["migrate", "plan", root, "--output", out + "/plan.json"],
-        ["query", "orphans", "--data-root", root, "--format", "json"],
+        ["query", root, "orphans", "--format", "json"],
     ]
 
 

@@ -191,7 +191,13 @@ def test_dry_run_writes_nothing(make_store, tmp_path):
     result = invoke("migrate", "apply", tmp_path / "plan.json", "--format", "csv")
     assert result.exit_code == 0, result.output
     assert "dry run: nothing written" in result.stderr
-    assert result.stdout.count("\n") == 16  # header + 15 steps
+    # By default the steps are counted by phase; --steps lists them; --quiet says nothing.
+    assert result.stdout.splitlines() == ["phase,rename_dir,write,partitions,steps", "draft,1,3,1,5",
+                                          "essay,1,4,1,6", "evaluation,1,2,1,4"]
+    steps = invoke("migrate", "apply", tmp_path / "plan.json", "--format", "csv", "--steps")
+    assert steps.exit_code == 0 and steps.stdout.count("\n") == 16  # header + 15 steps
+    quiet = invoke("migrate", "apply", tmp_path / "plan.json", "--quiet")
+    assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
     assert tree_digest(root) == before
     assert sorted(os.listdir(tmp_path)) == sorted(["data", "plan.json"])
 
@@ -203,9 +209,10 @@ def test_apply_then_undo_restores_the_tree_exactly(make_store, tmp_path):
     before = tree_digest(root)
     sim = tmp_path / "sim"
     assert invoke("migrate", "simulate", plan_path, "--into", sim).exit_code == 0
-    result = invoke("migrate", "apply", plan_path, "--yes", "-f", "csv", "-o", tmp_path / "applied.csv")
+    result = invoke("migrate", "apply", plan_path, "--yes", "--steps", "-f", "csv", "-o", tmp_path / "applied.csv")
     assert result.exit_code == 0, result.output
     assert files_and_hashes(root) == files_and_hashes(sim)
+    assert not (tmp_path / "plan.json.lock").exists()  # the root's lock guarded the run; no file left
     applied = (tmp_path / "applied.csv").read_text().splitlines()
     assert applied[0] == ",".join(STEP_COLUMNS) and len(applied) == 1 + len(migrate.load_plan(str(plan_path))[0].steps)
     assert (tmp_path / "plan.json.partitions.csv").read_text().splitlines() == [

@@ -251,10 +251,34 @@ def test_cli_audit_and_query_on_neo4j(neo4j_conn, monkeypatch):
     # A routing URI (neo4j://) works against a single server too: clusters and hosted
     # instances are just another URI.
     routed = neo4j_conn.uri.replace("bolt://", "neo4j://", 1)
-    q = runner.invoke(app, ["query", "counts", "--data-root", str(examples), "--backend", "neo4j", "-f", "json",
+    q = runner.invoke(app, ["query", str(examples), "counts", "--backend", "neo4j", "-f", "json",
                             "--uri", routed])
     assert q.exit_code == 0, q.output
     assert sum(r["generations"] for r in json.loads(q.stdout)) == sum(nx_doc["statistics"]["generations"].values())
+
+
+def test_a_database_that_does_not_exist_is_one_line_and_nothing_is_marked(neo4j_conn, monkeypatch):
+    monkeypatch.setenv("NEO4J_URI", neo4j_conn.uri)
+    if neo4j_conn.password:
+        monkeypatch.setenv("NEO4J_PASSWORD", neo4j_conn.password)
+    examples = str(REPO / "examples" / "data")
+    for args in (["load", examples], ["audit", examples, "--backend", "neo4j"],
+                 ["query", examples, "counts", "--backend", "neo4j"]):
+        result = runner.invoke(app, [*args, "--database", "nosuchdb", "--no-progress"])
+        lines = result.stderr.strip().splitlines()
+        assert result.exit_code == 3, result.output
+        assert lines[-1].startswith("lineage: error:") and "has no database 'nosuchdb'" in lines[-1], result.stderr
+        assert "marked incomplete" not in result.stderr and "Neo.ClientError" not in result.stderr
+
+
+def test_a_query_for_an_unknown_generation_on_neo4j_says_so(neo4j_conn, monkeypatch):
+    monkeypatch.setenv("NEO4J_URI", neo4j_conn.uri)
+    if neo4j_conn.password:
+        monkeypatch.setenv("NEO4J_PASSWORD", neo4j_conn.password)
+    examples = str(REPO / "examples" / "data")
+    assert runner.invoke(app, ["load", examples, "--no-progress"]).exit_code == 0
+    result = runner.invoke(app, ["query", examples, "descendants", "-p", "gen_id=d_nope", "--backend", "neo4j"])
+    assert result.exit_code == 2 and "no generation d_nope under" in result.stderr, result.output
 
 
 # --- a real server stopped in the middle of a load ---------------------------------------------

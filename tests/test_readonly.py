@@ -49,7 +49,7 @@ COMMANDS = [
     ["show", "{root}", "{essay}", "--format", "json"],
     ["duplicates", "{root}"],
     ["report", "{root}", "--output", "{out}/"],
-    ["query", "rename_cascade", "--param", "gen_id={essay}", "--data-root", "{root}"],
+    ["query", "{root}", "rename_cascade", "--param", "gen_id={essay}"],
 ]
 
 

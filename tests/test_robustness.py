@@ -119,18 +119,19 @@ def test_csv_not_utf8_and_broken_quotes(make_store):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["audit", "/no/such/root"], "is not a folder"),
+    (["audit", "/no/such/root"], "does not exist"),
     (["audit", "{root}", "--check", "nope.check"], "unknown check"),
     (["audit", "{root}", "--severity", "id.legacy=fatal"], "CHECK=LEVEL"),
     (["audit", "{root}", "--stage", "drafts"], "unknown stage"),
     (["duplicates", "{root}", "--stage", "drafts"], "unknown stage"),
     (["audit", "{root}", "--output", "{root}/report.json"], "inside the data root"),
     (["inventory", "{root}", "--output-dir", "{root}/reports"], "inside the data root"),
-    (["query", "--data-root", "{root}"], "name a query"),
+    (["query", "{root}"], "name the data root and a query"),
     (["audit", "{root}", "--output", "{root}/../no/such/folder/a.json"], "there is no folder"),
     (["audit", "{root}", "--output", "{root}/.."], "is a folder; name a file"),
     (["inventory", "{root}", "--output-dir", "{root}/../a-file"], "exists and is not a folder"),
-    (["query", "nope", "--data-root", "{root}"], "unknown query 'nope'"),
+    (["query", "{root}", "nope"], "unknown query 'nope'"),
+    (["query", "{root}", "descendants", "-p", "gen_id=d_nope"], "no generation d_nope under"),
 ])
 def test_usage_errors_exit_2_with_one_line(make_store, args, message):
     root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT})
@@ -172,7 +173,7 @@ def test_table_shows_data_as_text_not_markup(make_store):
                                           ("json", "[]\n")])
 def test_a_query_without_rows_still_names_its_columns(make_store, fmt, expected):
     root = make_store({"gens/draft/d_5ezrffv9uf3lr37d/metadata.json": DRAFT})
-    result = runner.invoke(app, ["query", "descendants", "-p", "gen_id=d_nope", "--data-root", str(root),
+    result = runner.invoke(app, ["query", str(root), "descendants", "-p", "gen_id=d_5ezrffv9uf3lr37d",
                                  "-f", fmt, "--no-progress"])
     assert result.exit_code == 0, result.output
     assert result.stdout.replace("\r\n", "\n") == expected

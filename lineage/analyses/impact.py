@@ -23,6 +23,7 @@ from lineage.loaders.lineage_graph import LineageGraph, of
 from lineage.core.model import Generation, Reference, Store, gen_key
 from lineage.analyses.rename import MappingResult, Rename, cascade, result_of
 from lineage.core.status import UsageError
+from lineage.core.text import count
 
 PLACE_COLUMNS = ["old_id", "new_id", "stage", "cause", "kind", "path", "line", "column", "pointer",
                  "old_value", "new_value", "action"]
@@ -159,8 +160,9 @@ class Impact:
             causes[r.cause] = causes.get(r.cause, 0) + 1
         files = {p.path for p in self.places if p.path and p.kind != "folder"}
         why = ", ".join(f"{n:,} {c}" for c, n in sorted(causes.items()))
-        return (f"{len(self.renames):,} renames" + (f" ({why})" if why else "") +
-                f", {len(self.places):,} places in {len(files):,} files, {len(self.conflicts):,} conflicts")
+        return (count(len(self.renames), "rename") + (f" ({why})" if why else "") +
+                f", {count(len(self.places), 'place')} in {count(len(files), 'file')}, "
+                f"{count(len(self.conflicts), 'conflict')}")
 
 
 # --- computing it --------------------------------------------------------------------------------

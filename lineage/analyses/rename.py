@@ -202,7 +202,9 @@ def id_report(source: Store | LineageGraph, stages: Iterable[str] | None = None,
               nodes: dict[str, Node] | None = None) -> tuple[list[dict], dict]:
     """The rows and the totals over the selected stages (before `only_changed` drops rows).
 
-    A row's llm_calls counts its descendants too, so the totals count each generation once.
+    A row's llm_calls counts its descendants too. The total counts each generation once: the
+    regenerated generations of the selected stages and everything below them, so for one stage
+    it is the sum of the rows, and for every stage the cost of the whole rebuild.
     """
     g = of(source)
     nodes = nodes if nodes is not None else cascade(g)
@@ -215,7 +217,7 @@ def id_report(source: Store | LineageGraph, stages: Iterable[str] | None = None,
     below = g.descendant_totals(cut_loops=True)
     calls_below = g.descendant_totals(weights.__getitem__, cut_loops=True)
     wanted = set(stages) if stages else None
-    rows = []
+    rows, regenerated = [], []
     totals = {"generations": 0, "reuse": 0, "regenerate": 0, "renamed": 0, "no_id": 0, "llm_calls": 0,
               "conflicts": 0, "blocked": 0}
     for gen in _ordered(g.store):
@@ -228,7 +230,8 @@ def id_report(source: Store | LineageGraph, stages: Iterable[str] | None = None,
         totals[action[key]] += 1
         totals["renamed"] += int(node.renamed)
         totals["no_id"] += int(bool(node.problem))
-        totals["llm_calls"] += int(regen and weights[key])
+        if regen:
+            regenerated.append(key)
         totals["conflicts"] += int(bool(conflict))
         totals["blocked"] += int(node.blocked is not None and not node.problem)
         if only_changed and not regen:
@@ -242,6 +245,8 @@ def id_report(source: Store | LineageGraph, stages: Iterable[str] | None = None,
             "llm_calls": weights[key] + calls_below.get(key, 0) if regen else 0,
             "conflict": "; ".join(conflict),
         })
+    reach = set(regenerated).union(g.below(regenerated, cut_loops=True))
+    totals["llm_calls"] = sum(weights[k] for k in reach if action[k] == REGENERATE)
     return rows, totals
 
 

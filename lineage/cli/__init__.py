@@ -6,6 +6,7 @@ exits with a status from lineage.core.status. The commands live by group in this
 
 from __future__ import annotations
 
+import os
 import signal
 from typing import Annotated
 
@@ -13,7 +14,7 @@ import typer
 
 # Imported in the order `lineage --help` lists their commands; importing registers them.
 from lineage.cli import store, checks, graph, cohorts, rename, migrate, demo  # noqa: F401, I001
-from lineage.cli.app import app
+from lineage.cli.app import app, err
 from lineage.core.status import Terminated
 
 __all__ = ["app", "main", "on_sigterm"]
@@ -31,8 +32,14 @@ def version_callback(value: bool):
 def main_options(
     version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True,
                                           help="Print the version and exit.")] = False,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours, also when $NO_COLOR is unset.")] = False,
 ):
     """Lineage analyzer for the DayDreaming generation store."""
+    if no_color:
+        # Through the environment, as NO_COLOR itself: every console made from here on (tables,
+        # trees) reads it; the stderr console already exists and is told directly.
+        os.environ["NO_COLOR"] = "1"
+        err.no_color = True
 
 
 def on_sigterm(signum, frame) -> None:

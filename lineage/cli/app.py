@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Annotated, Callable, Iterator, Optional
 import typer
 from rich.console import Console
 
+from lineage.cli.help import LineageTyper
 from lineage.core import ids
 from lineage.core.model import SEVERITIES, Store
 from lineage.core.status import ExitStatus, LineageError, Terminated, UsageError
-from lineage.core.text import terminal_text
+from lineage.core.text import count, terminal_text
 
 if TYPE_CHECKING:
     from lineage.analyses.audit import Report
@@ -33,13 +34,10 @@ if TYPE_CHECKING:
 # One message, one line; no :emoji: codes replaced in names from the data.
 err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
-app = typer.Typer(
+app = LineageTyper(
     help="Lineage analyzer for the DayDreaming generation store (data/gens/<stage>/<gen_id>/).\n\n"
          "Example: lineage audit data/ --format json --output audit.json",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
 )
 
 
@@ -62,20 +60,32 @@ class BackendName(str, Enum):
     neo4j = "neo4j"
 
 
+def complete_check(incomplete: str) -> list[str]:
+    """Shell completion of a check ID or family."""
+    from lineage.queries.catalog import CHECKS
+
+    names = sorted({c.id for c in CHECKS} | {c.id.partition(".")[0] for c in CHECKS})
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def complete_stage(incomplete: str) -> list[str]:
+    return [s for s in ids.STAGES if s.startswith(incomplete)]
+
+
 # The shared output options, declared once (as sqlite-utils' output_options does).
-DataRoot = Annotated[Path, typer.Argument(help="The data root (holds gens/, cohorts/, ...).",
+DataRoot = Annotated[Path, typer.Argument(metavar="DATA_ROOT", help="The data root (holds gens/, cohorts/, ...).",
                                           envvar="DAYDREAMING_DATA_ROOT", show_default=False)]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o",
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
                                                    help="Write the data to this file instead of stdout.")]
 FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")]
 NoProgressOpt = Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")]
 BackendOpt = Annotated[BackendName, typer.Option("--backend", help="Graph backend: embedded networkx, or a Neo4j server.")]
 # Neo4j connection: flags or NEO4J_URI / NEO4J_USER / NEO4J_DATABASE; the password only from
 # NEO4J_PASSWORD or a prompt, so it never sits in shell history or a process list.
-UriOpt = Annotated[Optional[str], typer.Option("--uri", help="Neo4j URI (bolt://, neo4j://, neo4j+s://); default $NEO4J_URI or bolt://localhost:7687.", show_default=False)]
+UriOpt = Annotated[Optional[str], typer.Option("--uri", help="Neo4j URI (bolt://, neo4j://, neo4j+s://); default $NEO4J_URI, else bolt://localhost on $LINEAGE_NEO4J_BOLT_PORT or 7687.", show_default=False)]
 UserOpt = Annotated[Optional[str], typer.Option("--user", help="Neo4j user; default $NEO4J_USER or neo4j.", show_default=False)]
-DatabaseOpt = Annotated[Optional[str], typer.Option("--database", help="Neo4j database; default $NEO4J_DATABASE or the server default.", show_default=False)]
+DatabaseOpt = Annotated[Optional[str], typer.Option("--database", metavar="NAME", help="Neo4j database; default $NEO4J_DATABASE or the server default.", show_default=False)]
 PasswordPromptOpt = Annotated[bool, typer.Option("--password-prompt", help="Ask for the Neo4j password instead of reading $NEO4J_PASSWORD.")]
 
 
@@ -148,14 +158,14 @@ def progress(enabled: bool, label: str = "scanning generations",
         yield advance
 
 
-def check_output_place(root: Path, *outputs: Optional[Path], folder: Optional[Path] = None,
-                        make_parents: bool = False) -> None:
+def check_output_place(root: Optional[Path], *outputs: Optional[Path], folder: Optional[Path] = None) -> None:
     """Read-only commands never write under the data root, not even when asked to; and an
-    output that cannot be written is said before the work, not after it."""
+    output that cannot be written is said before the work, not after it. Every output is
+    checked the same way: its folder must exist (an output folder may be new, its parent not)."""
     from lineage.loaders.walk import is_inside
 
     def outside_root(out: Path) -> None:
-        if is_inside(out, root):
+        if root is not None and is_inside(out, root):
             raise UsageError(f"{out} is inside the data root; read-only commands never write there")
 
     for out in outputs:
@@ -165,12 +175,15 @@ def check_output_place(root: Path, *outputs: Optional[Path], folder: Optional[Pa
         if os.path.isdir(out):
             raise UsageError(f"{out} is a folder; name a file to write")
         parent = os.path.dirname(os.path.abspath(out))
-        if not make_parents and not os.path.isdir(parent):
+        if not os.path.isdir(parent):
             raise UsageError(f"cannot write {out}: there is no folder {parent}")
     if folder is not None:
         outside_root(folder)
         if os.path.exists(folder) and not os.path.isdir(folder):
             raise UsageError(f"{folder} exists and is not a folder")
+        parent = os.path.dirname(os.path.abspath(folder))
+        if not os.path.isdir(parent):
+            raise UsageError(f"cannot create {folder}: there is no folder {parent}")
 
 
 def load_store(root: Path, no_progress: bool) -> tuple[Store, float]:
@@ -183,18 +196,36 @@ def load_store(root: Path, no_progress: bool) -> tuple[Store, float]:
     except StoreError as exc:
         raise UsageError(str(exc)) from None
     if not store.generations:
-        raise UsageError(f"no generations found under {root}/gens/ (is this a data root?)")
+        raise UsageError(f"no generations found under {os.path.join(root, 'gens', '')} ({root_hint(root)})")
     return store, time.perf_counter() - start
+
+
+def root_hint(root: Path) -> str:
+    """What an empty scan most likely means: the gens/ folder (or a stage folder) was named
+    instead of the data root that holds it."""
+    path = Path(os.path.abspath(root))
+    if path.name == "gens":
+        return f"the data root is {path.parent}, which holds gens/"
+    if path.name in ids.STAGES and path.parent.name == "gens":
+        return f"the data root is {path.parent.parent}, which holds gens/{path.name}/"
+    if any((path / stage).is_dir() for stage in ids.STAGES):
+        return f"this looks like a gens/ folder; the data root is {path.parent}"
+    return "is this a data root? it holds gens/<stage>/<gen_id>/"
 
 
 def connection(uri, user, database, password_prompt):
     """The Neo4j connection the flags and environment name. Without a password, a throwaway
     server of `lineage neo4j start --ephemeral` on that URI logs in with the random password in
     its home (a file only this user can read)."""
-    from lineage.loaders.neo4j_graph import Connection
-    from lineage.neo4j.server import ephemeral_password
+    from lineage.loaders.neo4j_graph import Connection, driver_module
+    from lineage.neo4j.server import Instance, ephemeral_password
+
+    driver_module()  # a missing driver is said before the scan, not after it
 
     password = typer.prompt("Neo4j password", hide_input=True) if password_prompt else None
+    # The server `lineage neo4j start` runs listens where LINEAGE_NEO4J_BOLT_PORT says; so, by
+    # default, does the client.
+    uri = uri or os.environ.get("NEO4J_URI") or f"bolt://localhost:{Instance().bolt}"
     conn = Connection.from_env(uri, user, database, password)
     if not conn.password and conn.user == "neo4j":
         conn.password = ephemeral_password(conn.uri)
@@ -207,7 +238,7 @@ def load_neo4j(store: Store, conn, show_progress: bool) -> None:
 
     with progress(show_progress, "loading into Neo4j", "rows") as advance:
         stats = load(conn, store, progress=advance)
-    say(f"loaded {stats.nodes:,} nodes and {stats.relationships:,} relationships into "
+    say(f"loaded {count(stats.nodes, 'node')} and {count(stats.relationships, 'relationship')} into "
         f"{conn.uri} in {stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s)")
 
 
@@ -238,7 +269,7 @@ def verdict(report: "Report", fail_on: FailOn, seconds: float) -> int:
 
     code = exit_code_for(report, fail_on.value)
     word = "FAIL" if code else "OK"
-    say(f"{word}: {total:,} generations, {by_sev['error']:,} errors, {by_sev['warn']:,} warnings, "
+    say(f"{word}: {count(total, 'generation')}, {count(by_sev['error'], 'error')}, {count(by_sev['warn'], 'warning')}, "
          f"{by_sev['info']:,} info ({seconds:.1f}s, fail-on {fail_on.value})")
     return code
 

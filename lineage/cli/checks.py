@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from lineage.cli.app import Format, FormatOpt, OutputOpt, app, command
+from lineage.cli.app import Format, FormatOpt, OutputOpt, app, check_output_place, command, complete_check
 from lineage.core.status import UsageError
 from lineage.render.formats import destination, emit_rows, to_json
 
@@ -14,7 +14,7 @@ from lineage.render.formats import destination, emit_rows, to_json
 @app.command()
 @command
 def checks(
-    check_id: Annotated[Optional[str], typer.Argument(metavar="CHECK_ID", help="One check: what it means, why it matters, how to fix it, an example finding.", show_default=False)] = None,
+    check_id: Annotated[Optional[str], typer.Argument(metavar="CHECK_ID", autocompletion=complete_check, help="One check: what it means, why it matters, how to fix it, an example finding.", show_default=False)] = None,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
 ):
@@ -22,6 +22,7 @@ def checks(
 
     Example: lineage checks chain.parent_missing
     """
+    check_output_place(None, output)
     from lineage.queries.catalog import BY_ID, CHECKS
     from lineage.render.checks import CATALOG_COLUMNS, DETAIL_COLUMNS, catalog_markdown, catalog_rows, check_detail
 
@@ -30,8 +31,10 @@ def checks(
             with destination(output) as out:
                 out.write(catalog_markdown())
         else:
-            rows = [check_detail(c) for c in CHECKS] if format == Format.json else catalog_rows()
-            emit_rows(rows, CATALOG_COLUMNS, format.value, output, title="Checks")
+            # JSON and CSV carry every field of a check; a table and Markdown the summary.
+            full = format in (Format.json, Format.csv)
+            rows = [check_detail(c) for c in CHECKS] if full else catalog_rows()
+            emit_rows(rows, DETAIL_COLUMNS if full else CATALOG_COLUMNS, format.value, output, title="Checks")
         return
     if check_id not in BY_ID:
         near = [c.id for c in CHECKS if check_id in c.id or c.id.endswith("." + check_id)]

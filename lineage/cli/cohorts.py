@@ -8,13 +8,14 @@ from typing import Annotated, Optional
 import typer
 
 from lineage.core.status import UsageError
-from lineage.cli.app import (DataRoot, Format, FormatOpt,
-                             NoProgressOpt, OutputOpt, app, check_output_place, command, load_store, say, warn)
+from lineage.cli.help import LineageTyper
+from lineage.cli.app import (DataRoot, Format, FormatOpt, NoProgressOpt, OutputOpt, app, check_output_place,
+                             command, load_store, say, warn)
 
 
-cohorts_app = typer.Typer(help="Cohort rebuilds: what each mode would reuse, mint and pay for.\n\n"
+cohorts_app = LineageTyper(help="Cohort rebuilds: what each mode would reuse and pay for.\n\n"
                                "Example: lineage cohorts simulate data/ --sample 5 --seed 1",
-                          no_args_is_help=True, add_completion=False, rich_markup_mode=None)
+                          no_args_is_help=True)
 app.add_typer(cohorts_app, name="cohorts")
 
 
@@ -22,21 +23,23 @@ app.add_typer(cohorts_app, name="cohorts")
 @command
 def cohorts_simulate(
     data_root: DataRoot,
-    selection: Annotated[Optional[Path], typer.Option("--selection", help="Selected essays from this file (selected_essays.txt rules).", show_default=False)] = None,
-    essay: Annotated[Optional[list[str]], typer.Option("--essay", help="A selected essay ID (repeatable).", show_default=False)] = None,
+    selection: Annotated[Optional[Path], typer.Option("--selection", metavar="FILE", help="Selected essays from this file (selected_essays.txt rules).", show_default=False)] = None,
+    essay: Annotated[Optional[list[str]], typer.Option("--essay", metavar="GEN_ID", help="A selected essay ID (repeatable).", show_default=False)] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, help="Select N legacy essays, chosen deterministically with --seed.", show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --sample.")] = 0,
-    cartesian: Annotated[Optional[str], typer.Option("--cartesian", help="Also simulate a Cartesian build and rebuild of this cohort from its manifest.json.", show_default=False)] = None,
-    evaluation_template: Annotated[Optional[list[str]], typer.Option("--evaluation-template", help="Evaluation template instead of the active ones (repeatable).", show_default=False)] = None,
-    evaluation_model: Annotated[Optional[list[str]], typer.Option("--evaluation-model", help="Evaluation model instead of the for_evaluation ones (repeatable).", show_default=False)] = None,
-    replicates: Annotated[Optional[list[str]], typer.Option("--replicates", help="Override a replicate count: STAGE=N (repeatable).", show_default=False)] = None,
+    cartesian: Annotated[Optional[str], typer.Option("--cartesian", metavar="COHORT", help="Also simulate a Cartesian build and rebuild of this cohort from its manifest.json.", show_default=False)] = None,
+    evaluation_template: Annotated[Optional[list[str]], typer.Option("--evaluation-template", metavar="TEMPLATE", help="Evaluation template instead of the active ones (repeatable).", show_default=False)] = None,
+    evaluation_model: Annotated[Optional[list[str]], typer.Option("--evaluation-model", metavar="MODEL", help="Evaluation model instead of the for_evaluation ones (repeatable).", show_default=False)] = None,
+    replicates: Annotated[Optional[list[str]], typer.Option("--replicates", metavar="STAGE=N", help="Override a replicate count: STAGE=N (repeatable).", show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Simulate forced materialization (raw.txt/parsed.txt do not spare llm calls).")] = False,
     detail: Annotated[bool, typer.Option("--detail", help="Add one row per selected essay and mode (CSV: only those rows).")] = False,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
     no_progress: NoProgressOpt = False,
 ):
-    """Simulate a cohort rebuild of selected essays in every mode, side by side, without writing.
+    """Simulate a cohort rebuild in every mode, without writing.
+
+    The selected essays are rebuilt in each mode side by side.
 
     Modes: regenerate, reuse-drafts, reuse-essays, reuse-essays+fill-up, current (today's
     behaviour), and with --cartesian the Cartesian build and rebuild (fixed replicates, and the

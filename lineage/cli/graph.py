@@ -11,10 +11,12 @@ from typing import Annotated, Optional
 import typer
 
 from lineage.core.status import UsageError
-from lineage.cli.app import (BackendName, BackendOpt, DatabaseOpt, DataRoot, Format, FormatOpt,
-                             NoProgressOpt, OutputOpt, PasswordPromptOpt, UriOpt, UserOpt, app, backend_for, load_neo4j,
-                             check_output_place, command, connection, load_store, say, warn)
+from lineage.cli.help import LineageTyper
+from lineage.cli.app import (BackendName, BackendOpt, DataRoot, DatabaseOpt, Format, FormatOpt, NoProgressOpt,
+                             OutputOpt, PasswordPromptOpt, UriOpt, UserOpt, app, backend_for,
+                             check_output_place, command, connection, load_neo4j, load_store, say, warn)
 from lineage.render.formats import emit_rows
+from lineage.core.text import count
 
 
 @app.command()
@@ -27,21 +29,22 @@ def load(
     password_prompt: PasswordPromptOpt = False,
     no_progress: NoProgressOpt = False,
 ):
-    """Load a data root into Neo4j, replacing that root's previous graph.
+    """Load a data root into Neo4j, replacing its previous graph.
 
     Example: NEO4J_PASSWORD=... lineage load data/ --uri bolt://localhost:7687
     """
+    conn = connection(uri, user, database, password_prompt)
     store, seconds = load_store(data_root, no_progress)
-    say(f"scanned {len(store.generations):,} generations in {seconds:.1f}s")
-    load_neo4j(store, connection(uri, user, database, password_prompt), not no_progress)
+    say(f"scanned {count(len(store.generations), 'generation')} in {seconds:.1f}s")
+    load_neo4j(store, conn, not no_progress)
 
 
 @app.command()
 @command
 def query(
-    name: Annotated[Optional[str], typer.Argument(help="A canned query or a check ID; see --list.", show_default=False)] = None,
-    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", help="A query parameter as key=value (repeatable).")] = None,
-    data_root: Annotated[Path, typer.Option("--data-root", envvar="DAYDREAMING_DATA_ROOT", help="The data root the graph comes from.")] = Path("data"),
+    data_root: Annotated[Optional[Path], typer.Argument(metavar="DATA_ROOT", envvar="DAYDREAMING_DATA_ROOT", help="The data root the graph comes from.", show_default=False)] = None,
+    name: Annotated[Optional[str], typer.Argument(metavar="NAME", help="A canned query or a check ID; see --list.", show_default=False)] = None,
+    param: Annotated[Optional[list[str]], typer.Option("--param", "-p", metavar="KEY=VALUE", help="A query parameter (repeatable).")] = None,
     list_queries: Annotated[bool, typer.Option("--list", help="List the canned queries and exit.")] = False,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
@@ -52,23 +55,58 @@ def query(
     password_prompt: PasswordPromptOpt = False,
     no_progress: NoProgressOpt = False,
 ):
-    """Run a canned query (lineage or check) on networkx, or on a graph loaded into Neo4j.
+    """Run a canned lineage query or check on networkx or Neo4j.
 
-    Example: lineage query descendants --param gen_id=wzgl1y0w15i2g77h --data-root data/
+    With --backend neo4j the query runs on the graph `lineage load` put there.
+
+    Example: lineage query data/ descendants --param gen_id=wzgl1y0w15i2g77h
     """
     from lineage.queries.catalog import QUERIES
 
     if list_queries:
+        check_output_place(None, output)
         rows = [{"name": q.name, "parameters": ", ".join(q.params), "finds": q.summary} for q in QUERIES.values()]
         emit_rows(rows, ["name", "parameters", "finds"], format.value, output, title="Canned queries")
         return
-    if not name:
-        raise UsageError("name a query; lineage query --list shows them")
+    if data_root is None or not name:
+        raise UsageError("name the data root and a query: lineage query DATA_ROOT NAME (--list shows the queries)")
     if name not in QUERIES:
         raise UsageError(f"unknown query {name!r}; lineage query --list shows them")
     q = QUERIES[name]
+    params = query_params(q, name, param or [])
+    check_output_place(data_root, output)
+    if backend == BackendName.neo4j:
+        from lineage.loaders.neo4j_graph import Neo4jBackend
+
+        neo = Neo4jBackend(connection(uri, user, database, password_prompt), os.path.realpath(data_root))
+        try:
+            if "gen_id" in params and not neo.run(GENERATION_EXISTS, params):
+                raise UsageError(no_generation(params["gen_id"], data_root))
+            rows = neo.run(q.cypher, {**dict(q.fixed), **params})
+        finally:
+            neo.close()
+    else:
+        store, _ = load_store(data_root, no_progress)
+        graph = backend_for(store, backend).graph
+        if "gen_id" in params and not graph.find(params["gen_id"]):
+            raise UsageError(no_generation(params["gen_id"], data_root))
+        rows = q.rows(graph, **params)
+    emit_rows(rows, list(rows[0]) if rows else q.columns, format.value, output, title=name)
+    say(f"{name}: {count(len(rows), 'row')}")
+
+
+# A query about one generation needs it to exist: an empty answer would read as "no
+# descendants" where the truth is "no such generation" (a typo, a wrong root).
+GENERATION_EXISTS = "MATCH (g:Generation {root: $root, gen_id: $gen_id}) RETURN g.gen_id AS gen_id LIMIT 1"
+
+
+def no_generation(gen_id: str, data_root: Path) -> str:
+    return f"no generation {gen_id} under {data_root} (`lineage show` finds IDs that are only referenced)"
+
+
+def query_params(q, name: str, pairs: list[str]) -> dict[str, str]:
     params = {}
-    for pair in param or []:
+    for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or key not in q.params:
             raise UsageError(f"--param {pair!r}: {name} takes {', '.join(q.params) or 'no parameters'} as key=value")
@@ -76,29 +114,14 @@ def query(
     missing = [p for p in q.params if p not in params]
     if missing:
         raise UsageError(f"{name} needs --param {missing[0]}=...")
-    check_output_place(data_root, output)
-    if backend == BackendName.neo4j:
-        from lineage.loaders.neo4j_graph import Neo4jBackend
-
-        neo = Neo4jBackend(connection(uri, user, database, password_prompt), os.path.realpath(data_root))
-        try:
-            rows = neo.run(q.cypher, {**dict(q.fixed), **params})
-        finally:
-            neo.close()
-    else:
-        store, _ = load_store(data_root, no_progress)
-        rows = q.rows(backend_for(store, backend).graph, **params)
-    emit_rows(rows, list(rows[0]) if rows else q.columns, format.value, output, title=name)
-    say(f"{name}: {len(rows):,} rows")
+    return params
 
 
-neo4j_app = typer.Typer(
-    help="Run a local Neo4j server (jars from Maven Central, needs Java 17 and Maven) and browse the graph.\n\n"
+neo4j_app = LineageTyper(
+    help="Run a local Neo4j server and browse the graph.\n\n"
+         "The jars come from Maven Central; it needs Java 17 and Maven.\n\n"
          "Example: lineage neo4j start --ephemeral",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
 )
 app.add_typer(neo4j_app, name="neo4j")
 
@@ -120,9 +143,11 @@ def neo4j_start(
     bolt_port: BoltPortOpt = None,
     http_port: HttpPortOpt = None,
     wait: Annotated[bool, typer.Option("--wait/--no-wait", help="Return once Bolt answers, or as soon as the JVM runs.")] = True,
-    timeout: Annotated[Optional[int], typer.Option("--timeout", min=1, help="Seconds to wait; default 120.", show_default=False)] = None,
+    timeout: Annotated[Optional[int], typer.Option("--timeout", min=1, metavar="SECONDS", help="Seconds to wait; default 120.", show_default=False)] = None,
 ):
-    """Start the local Neo4j 5.26 server; the first start downloads the jars (about 160 MB).
+    """Start the local Neo4j 5.26 server.
+
+    The first start downloads the jars (about 160 MB) from Maven Central.
 
     The persistent server keeps its data in $LINEAGE_NEO4J_HOME and runs with authentication
     on: the password of user neo4j comes from NEO4J_PASSWORD, or a prompt at a terminal.
@@ -143,7 +168,9 @@ def neo4j_start(
 @neo4j_app.command("stop")
 @command
 def neo4j_stop(ephemeral: EphemeralOpt = False, bolt_port: BoltPortOpt = None, http_port: HttpPortOpt = None):
-    """Stop the local Neo4j server (an ephemeral one is deleted with its data).
+    """Stop the local Neo4j server.
+
+    An ephemeral server is deleted with its data.
 
     Example: lineage neo4j stop --ephemeral --bolt-port 7690
     """
@@ -155,7 +182,7 @@ def neo4j_stop(ephemeral: EphemeralOpt = False, bolt_port: BoltPortOpt = None, h
 @neo4j_app.command("status")
 @command
 def neo4j_status(ephemeral: EphemeralOpt = False, bolt_port: BoltPortOpt = None, http_port: HttpPortOpt = None):
-    """Say whether the local Neo4j server runs: exit 0 when it does, 3 when it does not.
+    """Say whether the local Neo4j server runs (exit 0, else 3).
 
     Example: lineage neo4j status || lineage neo4j start
     """
@@ -167,13 +194,15 @@ def neo4j_status(ephemeral: EphemeralOpt = False, bolt_port: BoltPortOpt = None,
 @neo4j_app.command("browse")
 @command
 def neo4j_browse(
-    data_root: Annotated[Optional[Path], typer.Option("--data-root", envvar="DAYDREAMING_DATA_ROOT", help="The loaded data root: fills in $root and example IDs in the guide.", show_default=False)] = None,
+    data_root: Annotated[Optional[Path], typer.Option("--data-root", metavar="DATA_ROOT", envvar="DAYDREAMING_DATA_ROOT", help="The loaded data root: fills in $root and example IDs in the guide.", show_default=False)] = None,
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port of the guide server on 127.0.0.1 (0: any free port).")] = 7480,
     ephemeral: EphemeralOpt = False,
     bolt_port: BoltPortOpt = None,
     http_port: HttpPortOpt = None,
 ):
-    """Serve a Neo4j Browser guide of every canned query and a style for the lineage graph.
+    """Serve a Neo4j Browser guide and style for the lineage graph.
+
+    The guide has every canned query; the style colours the graph.
 
     Prints the Browser URL and the two commands to paste (:guide for the guide, :style for the
     colours), then serves on 127.0.0.1 until Ctrl-C, to Browser's own origin only.

@@ -10,9 +10,10 @@ from typing import Annotated, Optional
 import typer
 
 from lineage.core.status import ExitStatus, UsageError
-from lineage.cli.app import (DataRoot, Format, FormatOpt,
-                             NoProgressOpt, OutputOpt, app, check_output_place, check_stages, command, load_store, say, warn)
+from lineage.cli.app import (DataRoot, Format, FormatOpt, NoProgressOpt, OutputOpt, app, check_output_place,
+                             check_stages, command, complete_stage, load_store, say, warn)
 from lineage.render.formats import emit_rows
+from lineage.core.text import count
 
 
 class IdsOnly(str, Enum):
@@ -41,13 +42,15 @@ def ids_report(
     data_root: DataRoot,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
-    stage: Annotated[Optional[list[str]], typer.Option("--stage", help="Only rows of this stage (repeatable).")] = None,
+    stage: Annotated[Optional[list[str]], typer.Option("--stage", autocompletion=complete_stage, help="Only rows of this stage (repeatable).")] = None,
     only: Annotated[IdsOnly, typer.Option("--only", help="'changed': only generations a rebuild regenerates.")] = IdsOnly.all,
-    mapping_csv: Annotated[Optional[Path], typer.Option("--mapping-csv", help="Write stage,old_id,new_id for every ID that changes (the whole cascade).")] = None,
+    mapping_csv: Annotated[Optional[Path], typer.Option("--mapping-csv", metavar="FILE", help="Write stage,old_id,new_id for every ID that changes (the whole cascade).")] = None,
     mapping_only: Annotated[RenameScope, typer.Option("--mapping-only", help="Renames in --mapping-csv: legacy IDs, mismatched IDs, or all; each with its cascade.")] = RenameScope.all,
     no_progress: NoProgressOpt = False,
 ):
-    """Stored, recomputed and cascaded ID of every generation, and what a rebuild would regenerate.
+    """List stored vs deterministic IDs and what a rebuild costs.
+
+    One row per generation: its IDs, and what a rebuild would reuse or regenerate.
 
     The cascaded ID is computed from the parent's cascaded ID (drafts -> essays -> evaluations).
     Read-only.
@@ -64,10 +67,11 @@ def ids_report(
     if mapping_csv:
         result = mapping(store, mapping_only.value)
         emit_rows(mapping_rows(result), ["stage", "old_id", "new_id"], "csv", str(mapping_csv))
-        say(f"wrote {len(result.renames):,} renames to {mapping_csv}")
-    say(f"OK: {totals['generations']:,} generations: {totals['reuse']:,} reuse, "
-         f"{totals['regenerate']:,} regenerate ({totals['renamed']:,} new IDs, {totals['no_id']:,} without "
-         f"an ID), {totals['llm_calls']:,} LLM calls for a rebuild, {totals['conflicts']:,} conflicts "
+        say(f"wrote {count(len(result.renames), 'rename')} to {mapping_csv}")
+    say(f"OK: {count(totals['generations'], 'generation')}: {totals['reuse']:,} reuse, "
+        f"{totals['regenerate']:,} regenerate ({count(totals['renamed'], 'new ID')}, {totals['no_id']:,} without "
+        f"an ID), {count(totals['llm_calls'], 'LLM call')} to rebuild them"
+        f"{' and their descendants' if stage else ''}, {count(totals['conflicts'], 'conflict')} "
          f"({seconds:.1f}s)")
 
 
@@ -75,14 +79,15 @@ def ids_report(
 @command
 def impact(
     data_root: DataRoot,
-    gen_ids: Annotated[Optional[list[str]], typer.Argument(help="Generations to rename to the IDs their metadata implies.", show_default=False)] = None,
-    mapping_file: Annotated[Optional[Path], typer.Option("--mapping", help="A CSV with old_id,new_id[,stage] columns instead of GEN_IDs.")] = None,
+    gen_ids: Annotated[Optional[list[str]], typer.Argument(metavar="GEN_ID", help="Generations to rename to the IDs their metadata implies.", show_default=False)] = None,
+    mapping_file: Annotated[Optional[Path], typer.Option("--mapping", metavar="FILE", help="A CSV with old_id,new_id[,stage] columns instead of GEN_IDs.")] = None,
     format: Annotated[ImpactFormat, typer.Option("--format", "-f", help="Output format; mermaid and dot draw the cascade.")] = ImpactFormat.table,
     output: OutputOpt = None,
     no_progress: NoProgressOpt = False,
 ):
-    """List every place a rename must update: folders, JSON fields, CSV cells, selection lines,
-    results/, Dagster partition keys, and the descendants renamed with it. Read-only.
+    """List every place a rename must update.
+
+    Folders, JSON fields, CSV cells, selection lines, results/, Dagster partition keys, and the descendants renamed with it. Read-only.
 
     Exit 1 when two renames collide or a new ID already exists.
 

@@ -10,11 +10,13 @@ from typing import Annotated, Optional
 import typer
 
 from lineage.core.status import UsageError
-from lineage.cli.app import (BackendName, BackendOpt, DatabaseOpt, DataRoot, FailOn, FailOnOpt, Format, FormatOpt,
-                             NoProgressOpt, OutputOpt, PasswordPromptOpt, UriOpt, UserOpt, app, backend_for,
-                             check_output_place, check_stages, command, connection, load_store, parse_severity,
-                             run_audit, say, verdict, warn)
+from lineage.cli.app import (BackendName, BackendOpt, DataRoot, DatabaseOpt, FailOn, FailOnOpt, Format,
+                             FormatOpt, NoProgressOpt, OutputOpt, PasswordPromptOpt, UriOpt, UserOpt, app,
+                             backend_for, check_output_place, check_stages, command, complete_check,
+                             complete_stage, connection, load_store, parse_severity, run_audit, say, verdict,
+                             warn)
 from lineage.render.formats import console_for, destination, emit_rows, to_json
+from lineage.core.text import count
 
 
 @app.command()
@@ -24,9 +26,9 @@ def audit(
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
     fail_on: FailOnOpt = FailOn.error,
-    check: Annotated[Optional[list[str]], typer.Option("--check", help="Run only this check or family (repeatable), e.g. chain or id.legacy.")] = None,
-    stage: Annotated[Optional[list[str]], typer.Option("--stage", help="Report findings of this stage only (repeatable).")] = None,
-    severity: Annotated[Optional[list[str]], typer.Option("--severity", help="Override a check's severity: CHECK=LEVEL (repeatable).")] = None,
+    check: Annotated[Optional[list[str]], typer.Option("--check", autocompletion=complete_check, help="Run only this check or family (repeatable), e.g. chain or id.legacy.")] = None,
+    stage: Annotated[Optional[list[str]], typer.Option("--stage", autocompletion=complete_stage, help="Report findings of this stage only (repeatable).")] = None,
+    severity: Annotated[Optional[list[str]], typer.Option("--severity", metavar="CHECK=LEVEL", help="Override a check's severity: CHECK=LEVEL (repeatable).")] = None,
     backend: BackendOpt = BackendName.networkx,
     uri: UriOpt = None,
     user: UserOpt = None,
@@ -48,9 +50,9 @@ def audit(
     check_stages(stage)
     overrides = parse_severity(severity or [])
     check_output_place(data_root, output)
+    conn = connection(uri, user, database, password_prompt) if backend == BackendName.neo4j else None
     start = time.perf_counter()
     store, _ = load_store(data_root, no_progress)
-    conn = connection(uri, user, database, password_prompt) if backend == BackendName.neo4j else None
     report = run_audit(backend_for(store, backend, conn, not no_progress), str(data_root), catalog.select(check),
                        overrides, stage)
     from lineage.render.audit import write_report
@@ -65,10 +67,10 @@ def inventory(
     data_root: DataRoot,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
-    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", help="Also write gen_id_inventory_<date>.json into this folder.")] = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output-dir", metavar="DIR", help="Also write gen_id_inventory_<date>.json into this folder.")] = None,
     no_progress: NoProgressOpt = False,
 ):
-    """Count generations by stage, ID class and ID length, and list the legacy IDs.
+    """Count generations by stage and ID shape; list legacy IDs.
 
     Shows where the old length rule ("under 18 characters is legacy") disagrees with the
     classification by shape, with the expected share of short deterministic IDs.
@@ -83,13 +85,13 @@ def inventory(
     inv = build(store)
     write_inventory(inv, format.value, output)
     if output_dir:
-        output_dir.mkdir(parents=True, exist_ok=True)
+        output_dir.mkdir(exist_ok=True)
         target = output_dir / default_filename()
         with destination(target) as out:
             out.write(to_json(inv))
         say(f"wrote {target}")
     total = sum(inv["generations"].values())
-    say(f"OK: {total:,} generations, {inv['length_heuristic']['shape_legacy']:,} legacy IDs by shape "
+    say(f"OK: {count(total, 'generation')}, {count(inv['length_heuristic']['shape_legacy'], 'legacy ID')} by shape "
          f"({seconds:.1f}s)")
 
 
@@ -102,13 +104,13 @@ def orphans(
     data_root: DataRoot,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
-    csv_file: Annotated[Optional[Path], typer.Option("--csv", help="Write the rows as CSV to this file (same as --format csv --output FILE).")] = None,
+    csv_file: Annotated[Optional[Path], typer.Option("--csv", metavar="FILE", help="Write the rows as CSV to this file (same as --format csv --output FILE).")] = None,
     fail_on: FailOnOpt = FailOn.error,
     no_progress: NoProgressOpt = False,
 ):
-    """List every broken reference: parent chains, cohort members, dangling IDs in files.
+    """List every broken reference, with the place to fix it.
 
-    One row per broken reference, with the file, line and column (or metadata field) to fix.
+    Parent chains, cohort members and dangling IDs in files: one row per broken reference, with the file, line and column (or metadata field) to fix.
 
     Example: lineage orphans data/ --csv orphans.csv
     """
@@ -130,12 +132,14 @@ def orphans(
 @command
 def show(
     data_root: DataRoot,
-    gen_id: Annotated[str, typer.Argument(help="The generation to show.")],
+    gen_id: Annotated[str, typer.Argument(metavar="GEN_ID", help="The generation to show.")],
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
     no_progress: NoProgressOpt = False,
 ):
-    """Show the ancestry and descendants of one generation as a tree, with each node's problems.
+    """Show one generation's ancestry and descendants as a tree.
+
+    Each node is drawn with its problems.
 
     Example: lineage show data/ e_5b2bvhgzw1y5lp14
     """
@@ -162,30 +166,32 @@ def show(
 @command
 def report(
     data_root: DataRoot,
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="A folder (ends with / or exists: gets findings_<date>.md) or a file; default stdout.")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="PATH", help="A file, or a folder (an existing one, or ends with /: gets findings_<date>.md); default stdout.")] = None,
     sample: Annotated[int, typer.Option(min=1, help="Legacy essays to simulate cohort modes for.")] = 5,
     seed: Annotated[int, typer.Option(help="Seed for choosing them.")] = 0,
     no_progress: NoProgressOpt = False,
 ):
-    """Write the Markdown findings report: inventory, metadata, chains, IDs, cohort modes, renames.
+    """Write the Markdown findings report.
+
+    Inventory, metadata, chains, IDs, cohort modes and renames, with the run's numbers.
 
     Example: lineage report data/ --output docs/reports/
     """
     from lineage.render.report import build, default_filename
 
-    target = None
+    target = folder = None
     if output is not None:
         target = Path(output)
         if target.is_dir() or output.endswith(("/", os.sep)):
-            target = target / default_filename()
-    check_output_place(data_root, target, make_parents=True)
+            folder, target = target, target / default_filename()
+    check_output_place(data_root, target if folder is None else None, folder=folder)
     start = time.perf_counter()
     store, _ = load_store(data_root, no_progress)
     backend = backend_for(store, BackendName.networkx)
     audited = run_audit(backend, str(data_root))
     text = build(backend.graph, audited, sample=sample, seed=seed)
-    if target is not None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+    if folder is not None:
+        folder.mkdir(exist_ok=True)
     with destination(target) as out:
         out.write(text)
     where = f" to {target}" if target else ""
@@ -198,10 +204,10 @@ def duplicates(
     data_root: DataRoot,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
-    stage: Annotated[Optional[list[str]], typer.Option("--stage", help="Only this stage (repeatable).")] = None,
+    stage: Annotated[Optional[list[str]], typer.Option("--stage", autocompletion=complete_stage, help="Only this stage (repeatable).")] = None,
     no_progress: NoProgressOpt = False,
 ):
-    """List generations whose raw.txt is byte-identical to another's (SHA-256).
+    """List generations with byte-identical raw.txt (SHA-256).
 
     Reads every raw.txt once, so it is a separate command, not part of the audit.
 
@@ -222,4 +228,4 @@ def duplicates(
     emit_rows(rows, ["sha256", "copies", "stage", "gen_id", "path", "mode"], format.value, output,
               title="Generations with identical raw.txt")
     groups = len({r["sha256"] for r in rows})
-    say(f"{groups:,} groups of identical raw.txt covering {len(rows):,} generations")
+    say(f"{count(groups, 'group')} of identical raw.txt covering {count(len(rows), 'generation')}")

@@ -1,5 +1,5 @@
-"""The two rules for text that leaves the tool: what a terminal must show instead of obey, and
-what a spreadsheet must read as text instead of a formula. Pure functions of the text."""
+"""The rules for text that leaves the tool: what a terminal must show instead of obey, what a
+spreadsheet must read as text instead of a formula, and how a count reads. Pure functions."""
 
 from __future__ import annotations
 
@@ -39,3 +39,6 @@ def safe_cell(value: Any) -> Any:
     return "" if value is None else value
 
 
+def count(n: int, noun: str, plural: str | None = None) -> str:
+    """`n` and its noun, as a person writes them: "1 essay", "2 essays", "12,345 generations"."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

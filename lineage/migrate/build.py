@@ -21,6 +21,7 @@ from lineage.loaders.lineage_graph import LineageGraph, of
 from lineage.migrate.edits import Edit, apply_edits
 from lineage.migrate.plan import (ConflictError, PartitionsStep, Plan, RenameStep, Step, WriteStep, now, remap)
 from lineage.migrate.rootfs import RootFS, parts_of
+from lineage.core.text import count
 
 Progress = Callable[[str], None]
 # How each kind of place impact reports is edited: a JSON string, a CSV cell or a text line.
@@ -50,7 +51,7 @@ def build_plan(source: Store | LineageGraph, only: str = "all", stages: Iterable
         raise ConflictError("renames collide: " + "; ".join(c["message"] for c in result.conflicts[:5])
                             + (f" (and {len(result.conflicts) - 5} more)" if len(result.conflicts) > 5 else ""))
     warnings = blocked_warnings(result)
-    say(f"{len(result.renames):,} renames; finding every place they touch")
+    say(f"{count(len(result.renames), 'rename')}; finding every place they touch")
     places = impact_places(g, result.renames, warnings) if result.renames else []
     root = g.store.root
     with RootFS(root) as fs:

@@ -34,6 +34,7 @@ from lineage.migrate.plan import (PartitionsStep, Plan, PlanError, RenameStep, S
 from lineage.migrate.rootfs import RootFS
 from lineage.migrate.undo import build_undo
 from lineage.core.status import LineageError, UsageError
+from lineage.core.text import count
 
 Progress = Callable[[str], None]
 
@@ -191,14 +192,23 @@ class Executor:
 
     def run(self, resume: bool = False, graph=None) -> ApplyResult:
         with RootFS(self.root) as fs:
-            held = [Lock(p).acquire(self.root) for p in ([self.lock_file] if self.lock_file else [])]
-            held.append(Lock(root_lock_path(self.root)).acquire(self.root))
+            # The root's lock is taken second and released last: the plan's lock file can then be
+            # removed on the way out (no PLAN.json.lock left behind), the root's lock still
+            # guarding the moment between the two.
+            plan_lock = Lock(self.lock_file).acquire(self.root) if self.lock_file else None
+            try:
+                root_lock = Lock(root_lock_path(self.root)).acquire(self.root)
+            except BaseException:
+                if plan_lock:
+                    plan_lock.release(remove=True)
+                raise
             try:
                 return self._run(fs, resume, graph)
             finally:
                 self.journal.close()
-                for lock in held:
-                    lock.release()
+                if plan_lock:
+                    plan_lock.release(remove=True)
+                root_lock.release()
 
     def _run(self, fs: RootFS, resume: bool, graph) -> ApplyResult:
         state = self.state()
@@ -218,13 +228,13 @@ class Executor:
             self.partitions_mode = state.begin.get("partitions", self.partitions_mode)
             self.dagster_home = state.begin.get("dagster_home", self.dagster_home)
             out.resumed = True
-            self.say(f"resuming: {len(state.done):,} of {out.steps:,} steps done")
+            self.say(f"resuming: {len(state.done):,} of {count(out.steps, 'step')} done")
         else:
             problems = self.preflight(fs, graph)
             if problems:
                 if all("already exists" in p or "is gone" in p for p in problems) and self._looks_applied(fs):
                     raise StaleError("the plan appears to be applied already (its folders are renamed); nothing written")
-                raise StaleError(f"plan is stale: {len(problems):,} changes since it was made "
+                raise StaleError(f"plan is stale: {count(len(problems), 'change')} since it was made "
                                  f"(e.g. {problems[0]}); nothing written. Make a new plan")
             if resume:
                 self.say("no step had started; starting from the beginning")

@@ -127,8 +127,17 @@ class Lock:
         self.fd = fd
         return self
 
-    def release(self) -> None:
+    def release(self, remove: bool = False) -> None:
+        """Unlock; with `remove`, delete the lock file first, while still holding it. Only for a
+        lock that another lock backs up: a process that opened the old file just before the
+        unlink could take its lock while a third takes a new file's (the data root's lock,
+        held by both, still lets only one of them run)."""
         if self.fd >= 0:
+            if remove:
+                try:
+                    os.unlink(self.path)
+                except OSError:
+                    pass  # gone already, or not ours to remove: the lock is released all the same
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = -1

@@ -15,6 +15,7 @@ from lineage.loaders.walk import is_inside
 from lineage.migrate.executor import Executor
 from lineage.migrate.plan import Plan, WriteStep
 from lineage.core.status import LineageError, UsageError
+from lineage.core.text import count
 
 Progress = Callable[[str], None]
 
@@ -94,7 +95,7 @@ def _simulate_on_copy(plan: Plan, plan_sha: str, root: str, into: str, say: Prog
     with tempfile.TemporaryDirectory(prefix="lineage-simulate-") as tmp:
         ex = Executor(plan, plan_sha, into, tmp, os.path.join(tmp, "undo.json"),
                       os.path.join(tmp, "partitions.csv"), progress=progress)
-        say(f"applying {len(plan.steps):,} steps to the copy")
+        say(f"applying {count(len(plan.steps), 'step')} to the copy")
         # The copy has the original's paths and bytes, so the original's scan tells what the
         # apply's check for unplanned mentions of renamed IDs would find.
         result = ex.run(graph=graph_before)
@@ -171,7 +172,7 @@ def _verify_no_new(before, after, new_of: dict[str, str]) -> dict:
             failures.append(f"{f.check} {f.stage or ''} {f.gen_id or ''} {f.path or ''}: {f.message}".strip())
     return {"name": "no_new_findings", "ok": not failures, "checked": len(after.findings),
             "detail": "no new chain/cohort/ref findings and no new warn/error findings on renamed IDs"
-            if not failures else f"{len(failures):,} new findings", "failures": failures[:50]}
+            if not failures else f"{count(len(failures), 'new finding')}", "failures": failures[:50]}
 
 
 def _verify_artifacts(plan: Plan, before: dict[str, str], after: dict[str, str],
@@ -194,6 +195,6 @@ def _verify_artifacts(plan: Plan, before: dict[str, str], after: dict[str, str],
     failures += [f"{rel}: not in the original tree" for rel in sorted(set(after) - mapped)]
     untouched = len(before) - len(written)
     return {"name": "artifacts_identical", "ok": not failures, "checked": len(before),
-            "detail": f"{untouched:,} files not rewritten are byte-identical ({moved:,} of them under a new path); "
-                      f"{len(written):,} rewritten files have their planned content",
+            "detail": f"{count(untouched, 'file')} not rewritten are byte-identical ({moved:,} of them under a new path); "
+                      f"{count(len(written), 'rewritten file')} have their planned content",
             "failures": failures[:50]}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lineage.analyses.cohorts import DETAIL_COLUMNS, LEGACY_COLUMNS, PRIORITY, SUMMARY_COLUMNS, Simulation
-from lineage.core.text import terminal_text
+from lineage.core.text import count, terminal_text
 from lineage.render.formats import Output, console_for, destination, emit_rows, rows_to_markdown, rows_to_table
 
 TITLES = ("Rebuild simulation: per mode and stage", "Legacy generations: reused or regenerated",
@@ -41,7 +41,7 @@ def simulation_summary(sim: Simulation) -> str:
     totals = ", ".join(f"{m['mode']} {m['llm_calls']:,}" for m in sim.document["modes"])
     what = []
     if sim.document["input"]:
-        what.append(f"{len(sim.document['input']['essays']):,} selected essays")
+        what.append(count(len(sim.document['input']['essays']), 'selected essay'))
     if sim.document["cartesian"]:
         what.append(f"cohort {sim.document['cartesian']['cohort_id']}")
     return f"simulated {' and '.join(what)}; LLM calls: {totals}"

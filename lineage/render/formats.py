@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import errno
 import os
+import re
 import sys
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, TextIO
@@ -41,6 +42,8 @@ def _plain(value: Any) -> str:
     """One cell as text: lists joined, dicts as key=value pairs, None empty."""
     if value is None:
         return ""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"  # as every count in a message: 12,345
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value)
     if isinstance(value, dict):
@@ -65,6 +68,8 @@ def rows_to_markdown(rows: Iterable[dict], columns: list[str]) -> str:
 # keep every character.
 MAX_CELL = 500
 
+_NUMBER = re.compile(r"[-+]?[\d,]+(\.\d+)?")
+
 # Prose gets at least this many characters; narrower, a message becomes a column of words.
 PROSE_MIN = 24
 
@@ -87,6 +92,7 @@ class FittedTable:
         self.columns = [columns[i] for i in keep]
         self.cells = [[row[i] for i in keep] for row in cells]
         self.prose = [any(" " in row[j] for row in self.cells) for j in range(len(keep))]
+        self.numeric = [all(_NUMBER.fullmatch(row[j]) for row in self.cells if row[j]) for j in range(len(keep))]
         natural = [max([cell_len(self.columns[j])] + [cell_len(row[j]) for row in self.cells])
                    for j in range(len(keep))]
         # Several prose columns share the minimum; none is narrower than its longest word
@@ -125,7 +131,8 @@ class FittedTable:
         table = Table(title=self.title, caption=caption, caption_justify="left", show_lines=False)
         for j in shown:
             table.add_column(self.columns[j], overflow="fold", no_wrap=not self.prose[j],
-                             min_width=self.min_width[j] if self.prose[j] else None)
+                             min_width=self.min_width[j] if self.prose[j] else None,
+                             justify="right" if self.numeric[j] else "left")
         for row in self.cells:
             table.add_row(*(Text(row[j]) for j in shown))
         yield table

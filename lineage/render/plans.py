@@ -6,19 +6,17 @@ from __future__ import annotations
 from typing import Iterable
 
 from lineage.migrate.plan import PartitionsStep, Plan, RenameStep, Step, WriteStep
+from lineage.core.text import count
 
 STEP_COLUMNS = ["step", "phase", "op", "path", "to", "detail"]
 
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def step_row(s: Step) -> dict:
     if isinstance(s, RenameStep):
         row = {"path": s.src, "to": s.dst, "detail": f"{s.old_id} -> {s.new_id}"}
     elif isinstance(s, WriteStep):
-        what = "restore original bytes" if s.content_b64 is not None else _count(len(s.edits), "edit")
+        what = "restore original bytes" if s.content_b64 is not None else count(len(s.edits), "edit")
         row = {"path": s.path, "to": "", "detail": what}
     elif isinstance(s, PartitionsStep):
         row = {"path": "", "to": "", "detail": f"{s.partition_set}: delete {len(s.delete)}, add {len(s.add)}"}
@@ -31,13 +29,27 @@ def step_rows(plan: Plan, steps: Iterable[Step] | None = None) -> list[dict]:
     return [step_row(s) for s in (plan.steps if steps is None else steps)]
 
 
+def phase_rows(steps: Iterable[Step]) -> tuple[list[dict], list[str]]:
+    """Steps counted by phase and operation: what a run does, in as many rows as it has phases."""
+    phases: dict[str, dict[str, int]] = {}
+    ops: list[str] = []
+    for s in steps:
+        counts = phases.setdefault(s.phase or "-", {})
+        counts[s.op] = counts.get(s.op, 0) + 1
+        if s.op not in ops:
+            ops.append(s.op)
+    rows = [{"phase": phase, **{op: counts.get(op, 0) for op in ops}, "steps": sum(counts.values())}
+            for phase, counts in phases.items()]
+    return rows, ["phase", *ops, "steps"]
+
+
 def plan_summary(plan: Plan) -> str:
     s = plan.summary()
     stages = ", ".join(f"{n:,} {st}" for st, n in s["by_stage"].items() if n)
     blocked = f", {s['blocked']:,} blocked" if s["blocked"] else ""
-    return (_count(s["renames"], "rename") + (f" ({stages})" if stages else "") + blocked +
-            f", {_count(s['steps'], 'step')}, {_count(s['writes'], 'file write')}, "
-            f"{_count(s['files'], 'file')} fingerprinted")
+    return (count(s["renames"], "rename") + (f" ({stages})" if stages else "") + blocked +
+            f", {count(s['steps'], 'step')}, {count(s['writes'], 'file write')}, "
+            f"{count(s['files'], 'file')} fingerprinted")
 
 
 def simulation_rows(doc: dict) -> list[dict]:
