@@ -15,7 +15,11 @@ from lineage.cli.app import FailOn, Format, FormatOpt, OutputOpt, app, command, 
 from lineage.cli.store import audit
 
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "data"
+def example_store() -> Path:
+    """The example data root: examples/data in a checkout, the package data of an install."""
+    from importlib.resources import files
+
+    return Path(str(files("lineage.examples") / "data"))
 
 
 @app.command()
@@ -31,9 +35,9 @@ def demo(
 
     Example: lineage demo --format md
     """
-    root = data_root or EXAMPLES
+    root = data_root or example_store()
     if not (root / "gens").is_dir():
-        raise UsageError(f"no example store at {root}; run from a checkout or pass --data-root")
+        raise UsageError(f"no example store at {root}; reinstall lineage, or pass --data-root")
     say(f"auditing the example store at {root}")
     # Annotated options keep plain defaults, so the command can be called like a function.
     audit(root, format=format, output=output, fail_on=FailOn.never, no_progress=True)
