@@ -1,5 +1,5 @@
 """The check catalog: one place per check (its entry beside its networkx twin, its .cypher file,
-its planter), the README's table generated from it, and `lineage checks`."""
+its planter), the catalog table of docs/audit.md generated from it, and `lineage checks`."""
 
 import json
 from pathlib import Path
@@ -9,17 +9,17 @@ from typer.testing import CliRunner
 
 from lineage.cli import app
 from lineage.queries.catalog import CHECKS
-from lineage.render.checks import catalog_markdown, readme_table
+from lineage.render.checks import catalog_markdown, generated_table
 from lineage.synthetic import ALL_PROBLEMS
 from lineage.synthetic.planters import PLANTERS
 
 runner = CliRunner()
-README = Path(__file__).resolve().parent.parent / "README.md"
+CATALOG_PAGE = Path(__file__).resolve().parent.parent / "docs" / "audit.md"
 
 
-def test_the_readme_table_is_the_catalog():
-    """Regenerate it with `lineage checks --format md` between the README's two markers."""
-    assert readme_table(README.read_text(encoding="utf-8")) == catalog_markdown()
+def test_the_generated_table_is_the_catalog():
+    """Regenerate it with `lineage checks --format md` between the two markers in docs/audit.md."""
+    assert generated_table(CATALOG_PAGE.read_text(encoding="utf-8")) == catalog_markdown()
 
 
 def test_every_check_has_its_three_places_and_its_texts():

@@ -87,13 +87,12 @@ def migrate_simulate(
     Example: lineage migrate simulate plan.json --into /tmp/migrated --format md
     """
     from lineage.migrate import load_plan, simulate
-    from lineage.render.plans import SIMULATION_COLUMNS, simulation_rows
+    from lineage.render.plans import write_simulation
 
     plan, sha = load_plan(str(plan_file))
     check_output_place(Path(plan.data_root), output)
     doc = simulate(plan, sha, str(into), progress=say)
-    emit_rows(simulation_rows(doc), SIMULATION_COLUMNS, format.value, output, title="Migration simulation",
-              document=doc)
+    write_simulation(doc, format.value, output)
     failed = [v["name"] for v in doc["verifications"] if not v["ok"]]
     legacy = doc["after"]["id_classes"]["legacy"]
     say(f"{'FAIL' if failed else 'OK'}: simulated {count(doc['renames'], 'rename')} in {count(doc['steps'], 'step')} on {into}; "

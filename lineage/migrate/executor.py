@@ -236,7 +236,7 @@ class Executor:
                     raise StaleError("the plan appears to be applied already (its folders are renamed); nothing written")
                 raise StaleError(f"plan is stale: {count(len(problems), 'change')} since it was made "
                                  f"(e.g. {problems[0]}); nothing written. Make a new plan")
-            if resume:
+            if resume and self.plan.kind != "undo":  # an undo always runs as a resume
                 self.say("no step had started; starting from the beginning")
             self._prepare(fs)
             self.journal.append({"event": "begin", "plan_sha256": self.plan_sha256, "data_root": self.root,

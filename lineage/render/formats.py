@@ -128,7 +128,7 @@ class FittedTable:
         hidden = [c for j, c in enumerate(self.columns) if j not in shown]
         caption = (f"not shown at {options.max_width} columns: {', '.join(hidden)} "
                    f"(--format json or csv has every field)") if hidden else None
-        table = Table(title=self.title, caption=caption, caption_justify="left", show_lines=False)
+        table = Table(title=self.title, show_lines=False)
         for j in shown:
             table.add_column(self.columns[j], overflow="fold", no_wrap=not self.prose[j],
                              min_width=self.min_width[j] if self.prose[j] else None,
@@ -136,6 +136,8 @@ class FittedTable:
         for row in self.cells:
             table.add_row(*(Text(row[j]) for j in shown))
         yield table
+        if caption:  # below the table as a line of its own, not padded to the table's width
+            yield Text(caption, style="dim")
 
 
 def rows_to_table(rows: Iterable[dict], columns: list[str], title: str | None = None,

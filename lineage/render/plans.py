@@ -7,6 +7,7 @@ from typing import Iterable
 
 from lineage.migrate.plan import PartitionsStep, Plan, RenameStep, Step, WriteStep
 from lineage.core.text import count
+from lineage.render.formats import console_for, destination, emit_rows, rows_to_table
 
 STEP_COLUMNS = ["step", "phase", "op", "path", "to", "detail"]
 
@@ -64,6 +65,22 @@ def simulation_rows(doc: dict) -> list[dict]:
                      "result": ("ok: " if v["ok"] else "FAILED: ") + v["detail"] +
                                ("" if v["ok"] else " (" + "; ".join(v["failures"][:3]) + ")")})
     return rows
+
+
+def write_simulation(doc: dict, fmt: str, output) -> None:
+    """A table shows the counts before and after and the verifications as two tables (they
+    share no column a narrow terminal could keep); the other formats one row list."""
+    rows = simulation_rows(doc)
+    if fmt != "table":
+        emit_rows(rows, SIMULATION_COLUMNS, fmt, output, title="Migration simulation", document=doc)
+        return
+    counts = [{k: r[k] for k in ("section", "name", "before", "after", "result")} for r in rows
+              if r["section"] != "verify"]
+    checks = [{"verification": r["name"], "result": r["result"]} for r in rows if r["section"] == "verify"]
+    with destination(output) as out:
+        console = console_for(out)
+        console.print(rows_to_table(counts, SIMULATION_COLUMNS, "Before and after"))
+        console.print(rows_to_table(checks, ["verification", "result"], "Verifications"))
 
 
 SIMULATION_COLUMNS = ["section", "name", "before", "after", "result"]
