@@ -270,7 +270,7 @@ def verdict(report: "Report", fail_on: FailOn, seconds: float) -> int:
     code = exit_code_for(report, fail_on.value)
     word = "FAIL" if code else "OK"
     say(f"{word}: {count(total, 'generation')}, {count(by_sev['error'], 'error')}, {count(by_sev['warn'], 'warning')}, "
-         f"{by_sev['info']:,} info ({seconds:.1f}s, fail-on {fail_on.value})")
+        f"{by_sev['info']:,} info ({seconds:.1f}s, fail-on {fail_on.value})")
     return code
 
 

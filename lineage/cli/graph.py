@@ -218,7 +218,7 @@ def neo4j_browse(
     no_auth = neo4j_server.auth_disabled(http)
     if no_auth is None:
         warn(f"no Neo4j answers on http://127.0.0.1:{http}/ "
-              f"(start one with `lineage neo4j start`)")
+             f"(start one with `lineage neo4j start`)")
     elif not no_auth and instance.is_ephemeral:
         say(f"log in to Browser as neo4j with the password in {instance.home / neo4j_server.PASSWORD_FILE}")
     if not ex.found:
@@ -228,5 +228,5 @@ def neo4j_browse(
     for line in browser.browser_commands(server.port):
         typer.echo(f"  {line}")
     say(f"serving {server.url(browser.GUIDE_FILE)} and {server.url(browser.STYLE_FILE)}; "
-         f"Ctrl-C stops")
+        f"Ctrl-C stops")
     server.serve_until_interrupted()

@@ -96,8 +96,8 @@ def migrate_simulate(
     failed = [v["name"] for v in doc["verifications"] if not v["ok"]]
     legacy = doc["after"]["id_classes"]["legacy"]
     say(f"{'FAIL' if failed else 'OK'}: simulated {count(doc['renames'], 'rename')} in {count(doc['steps'], 'step')} on {into}; "
-         f"legacy IDs {doc['before']['id_classes']['legacy']:,} -> {legacy:,}"
-         + (f"; failed: {', '.join(failed)}" if failed else "; every verification passed"))
+        f"legacy IDs {doc['before']['id_classes']['legacy']:,} -> {legacy:,}"
+        + (f"; failed: {', '.join(failed)}" if failed else "; every verification passed"))
     raise typer.Exit(int(ExitStatus.FINDINGS if failed else ExitStatus.OK))
 
 
@@ -154,7 +154,7 @@ def _run_plan(plan_file: Path, plan, sha: str, yes: bool, resume: bool, dagster_
                              "wait for them to finish")
         if not m.dagster_available():
             warn(f"dagster is not importable; partition key changes go to "
-                  f"{m.partitions_csv(str(plan_file))} for the operator")
+                 f"{m.partitions_csv(str(plan_file))} for the operator")
     executor = m.executor_for(str(plan_file), plan, sha, str(dagster_home) if dagster_home else None,
                               progress=show.say)
     if not yes:
@@ -165,7 +165,7 @@ def _run_plan(plan_file: Path, plan, sha: str, yes: bool, resume: bool, dagster_
             raise UsageError("dry run: this plan was already applied (see its journal); nothing written")
         if state.begin:
             show.say(f"dry run: an earlier run was interrupted; {len(todo):,} of {count(len(plan.steps), 'step')} remain. "
-                 "Nothing written; --resume --yes finishes it")
+                     "Nothing written; --resume --yes finishes it")
             return
         with RootFS(root) as fs:
             problems = executor.preflight(fs)
@@ -180,7 +180,7 @@ def _run_plan(plan_file: Path, plan, sha: str, yes: bool, resume: bool, dagster_
     show.rows(plan, plan.steps, "Steps applied")
     tail = (f"; undo with: lineage migrate undo {plan_file} --yes" if plan.kind == "migrate" else "")
     show.say(f"OK: {what}: {plan_file}: {count(result.applied, 'step')} done, {result.already:,} already done"
-         + (" (resumed)" if result.resumed else "") + f"; partition keys: {result.partitions}{tail}")
+             + (" (resumed)" if result.resumed else "") + f"; partition keys: {result.partitions}{tail}")
 
 
 @migrate_app.command("apply")

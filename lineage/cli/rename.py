@@ -72,7 +72,7 @@ def ids_report(
         f"{totals['regenerate']:,} regenerate ({count(totals['renamed'], 'new ID')}, {totals['no_id']:,} without "
         f"an ID), {count(totals['llm_calls'], 'LLM call')} to rebuild them"
         f"{' and their descendants' if stage else ''}, {count(totals['conflicts'], 'conflict')} "
-         f"({seconds:.1f}s)")
+        f"({seconds:.1f}s)")
 
 
 @app.command()

@@ -92,7 +92,7 @@ def inventory(
         say(f"wrote {target}")
     total = sum(inv["generations"].values())
     say(f"OK: {count(total, 'generation')}, {count(inv['length_heuristic']['shape_legacy'], 'legacy ID')} by shape "
-         f"({seconds:.1f}s)")
+        f"({seconds:.1f}s)")
 
 
 ORPHAN_CHECKS = ["chain", "cohort.member_missing", "ref.dangling"]
