@@ -27,6 +27,7 @@ from lineage.core.text import count, terminal_text
 
 if TYPE_CHECKING:
     from lineage.analyses.audit import Report
+    from lineage.core.config import Config
 
 # The audit (and with it networkx) is imported by the commands that run it, not here: commands
 # such as `neo4j`, `ids`, `migrate` and `--version` start without it.
@@ -78,14 +79,16 @@ DataRoot = Annotated[Path, typer.Argument(metavar="DATA_ROOT", help="The data ro
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FILE",
                                                    help="Write the data to this file instead of stdout.")]
-FailOnOpt = Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this severity.")]
+# No default here: the configuration file's fail-on comes between the environment and `error`.
+FailOnOpt = Annotated[Optional[FailOn], typer.Option("--fail-on", envvar="LINEAGE_FAIL_ON", show_default=False,
+                                                     help="Exit 1 when a finding is at or above this severity; default: the configuration file's, else error.")]
 NoProgressOpt = Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")]
 BackendOpt = Annotated[BackendName, typer.Option("--backend", help="Graph backend: embedded networkx, or a Neo4j server.")]
-# Neo4j connection: flags or NEO4J_URI / NEO4J_USER / NEO4J_DATABASE; the password only from
+# Neo4j connection: flags, NEO4J_URI / NEO4J_USER / NEO4J_DATABASE or the configuration file; the password only from
 # NEO4J_PASSWORD or a prompt, so it never sits in shell history or a process list.
-UriOpt = Annotated[Optional[str], typer.Option("--uri", help="Neo4j URI (bolt://, neo4j://, neo4j+s://); default $NEO4J_URI, else bolt://localhost on $LINEAGE_NEO4J_BOLT_PORT or 7687.", show_default=False)]
-UserOpt = Annotated[Optional[str], typer.Option("--user", help="Neo4j user; default $NEO4J_USER or neo4j.", show_default=False)]
-DatabaseOpt = Annotated[Optional[str], typer.Option("--database", metavar="NAME", help="Neo4j database; default $NEO4J_DATABASE or the server default.", show_default=False)]
+UriOpt = Annotated[Optional[str], typer.Option("--uri", help="Neo4j URI (bolt://, neo4j://, neo4j+s://); default $NEO4J_URI, the configuration file's neo4j-uri, else bolt://localhost on $LINEAGE_NEO4J_BOLT_PORT or 7687.", show_default=False)]
+UserOpt = Annotated[Optional[str], typer.Option("--user", help="Neo4j user; default $NEO4J_USER, the configuration file's neo4j-user, or neo4j.", show_default=False)]
+DatabaseOpt = Annotated[Optional[str], typer.Option("--database", metavar="NAME", help="Neo4j database; default $NEO4J_DATABASE, the configuration file's neo4j-database, or the server default.", show_default=False)]
 PasswordPromptOpt = Annotated[bool, typer.Option("--password-prompt", help="Ask for the Neo4j password instead of reading $NEO4J_PASSWORD.")]
 
 
@@ -213,14 +216,21 @@ def root_hint(root: Path) -> str:
     return "is this a data root? it holds gens/<stage>/<gen_id>/"
 
 
-def connection(uri, user, database, password_prompt):
-    """The Neo4j connection the flags and environment name. Without a password, a throwaway
-    server of `lineage neo4j start --ephemeral` on that URI logs in with the random password in
-    its home (a file only this user can read)."""
+def connection(uri, user, database, password_prompt, config: "Config | None" = None):
+    """The Neo4j connection the flags, the environment and then the configuration file name.
+    Without a password, a throwaway server of `lineage neo4j start --ephemeral` on that URI
+    logs in with the random password in its home (a file only this user can read)."""
     from lineage.loaders.neo4j_graph import Connection, driver_module
     from lineage.neo4j.server import Instance, ephemeral_password
 
     driver_module()  # a missing driver is said before the scan, not after it
+
+    if config is not None:  # the file's values rank below the environment's
+        if not (uri or os.environ.get("NEO4J_URI")) and config.neo4j_uri:
+            uri = config.neo4j_uri
+            _password_may_go_to(uri, config, password_prompt or bool(os.environ.get("NEO4J_PASSWORD")))
+        user = user or os.environ.get("NEO4J_USER") or config.neo4j_user
+        database = database or os.environ.get("NEO4J_DATABASE") or config.neo4j_database
 
     password = typer.prompt("Neo4j password", hide_input=True) if password_prompt else None
     # The server `lineage neo4j start` runs listens where LINEAGE_NEO4J_BOLT_PORT says; so, by
@@ -230,6 +240,26 @@ def connection(uri, user, database, password_prompt):
     if not conn.password and conn.user == "neo4j":
         conn.password = ephemeral_password(conn.uri)
     return conn
+
+
+def _password_may_go_to(uri: str, config: "Config", has_password: bool) -> None:
+    """A configuration file found in the working folder or above it is not trusted with the
+    password (the folder may be a download): the password goes to a server it names only on
+    the loopback, or when the file was named with --config."""
+    from urllib.parse import urlsplit
+
+    from lineage.neo4j.server import LOOPBACK
+
+    if not has_password or config.named:
+        return
+    try:
+        host = urlsplit(uri).hostname
+    except ValueError:
+        host = None
+    if host not in LOOPBACK:
+        raise UsageError(f"{config.where('neo4j-uri')}: the Neo4j password goes to a server a found "
+                         f"configuration file names only on this machine; name the file with --config, "
+                         f"or the server with --uri or NEO4J_URI")
 
 
 def load_neo4j(store: Store, conn, show_progress: bool) -> None:
@@ -260,7 +290,7 @@ def run_audit(backend, data_root: str, *args, **kwargs) -> "Report":
     return audit(backend, data_root, *args, **kwargs)
 
 
-def verdict(report: "Report", fail_on: FailOn, seconds: float) -> int:
+def verdict(report: "Report", fail_on: FailOn, seconds: float, note: str = "") -> int:
     by_sev = {s: 0 for s in SEVERITIES}
     for f in report.findings:
         by_sev[f.severity] += 1
@@ -270,7 +300,7 @@ def verdict(report: "Report", fail_on: FailOn, seconds: float) -> int:
     code = exit_code_for(report, fail_on.value)
     word = "FAIL" if code else "OK"
     say(f"{word}: {count(total, 'generation')}, {count(by_sev['error'], 'error')}, {count(by_sev['warn'], 'warning')}, "
-        f"{by_sev['info']:,} info ({seconds:.1f}s, fail-on {fail_on.value})")
+        f"{by_sev['info']:,} info ({seconds:.1f}s, fail-on {fail_on.value}{note})")
     return code
 
 

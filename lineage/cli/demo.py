@@ -40,7 +40,8 @@ def demo(
         raise UsageError(f"no example store at {root}; reinstall lineage, or pass --data-root")
     say(f"auditing the example store at {root}")
     # Annotated options keep plain defaults, so the command can be called like a function.
-    audit(root, format=format, output=output, fail_on=FailOn.never, no_progress=True)
+    # A showcase: the same run in every folder, whatever configuration file is around.
+    audit(root, format=format, output=output, fail_on=FailOn.never, no_config=True, no_progress=True)
 
 
 @app.command()

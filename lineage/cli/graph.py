@@ -15,6 +15,7 @@ from lineage.cli.help import LineageTyper
 from lineage.cli.app import (BackendName, BackendOpt, DataRoot, DatabaseOpt, Format, FormatOpt, NoProgressOpt,
                              OutputOpt, PasswordPromptOpt, UriOpt, UserOpt, app, backend_for,
                              check_output_place, command, connection, load_neo4j, load_store, say, warn)
+from lineage.cli.settings import ConfigOpt, NoConfigOpt, settings
 from lineage.render.formats import emit_rows
 from lineage.core.text import count
 
@@ -27,13 +28,18 @@ def load(
     user: UserOpt = None,
     database: DatabaseOpt = None,
     password_prompt: PasswordPromptOpt = False,
+    config: ConfigOpt = None,
+    no_config: NoConfigOpt = False,
     no_progress: NoProgressOpt = False,
 ):
     """Load a data root into Neo4j, replacing its previous graph.
 
+    The connection may also come from neo4j-uri, neo4j-user and neo4j-database in the
+    configuration file (below the flags and NEO4J_URI, NEO4J_USER, NEO4J_DATABASE).
+
     Example: NEO4J_PASSWORD=... lineage load data/ --uri bolt://localhost:7687
     """
-    conn = connection(uri, user, database, password_prompt)
+    conn = connection(uri, user, database, password_prompt, settings(config, no_config, data_root))
     store, seconds = load_store(data_root, no_progress)
     say(f"scanned {count(len(store.generations), 'generation')} in {seconds:.1f}s")
     load_neo4j(store, conn, not no_progress)
@@ -53,6 +59,8 @@ def query(
     user: UserOpt = None,
     database: DatabaseOpt = None,
     password_prompt: PasswordPromptOpt = False,
+    config: ConfigOpt = None,
+    no_config: NoConfigOpt = False,
     no_progress: NoProgressOpt = False,
 ):
     """Run a canned lineage query or check on networkx or Neo4j.
@@ -78,7 +86,8 @@ def query(
     if backend == BackendName.neo4j:
         from lineage.loaders.neo4j_graph import Neo4jBackend
 
-        neo = Neo4jBackend(connection(uri, user, database, password_prompt), os.path.realpath(data_root))
+        cfg = settings(config, no_config, data_root)
+        neo = Neo4jBackend(connection(uri, user, database, password_prompt, cfg), os.path.realpath(data_root))
         try:
             if "gen_id" in params and not neo.run(GENERATION_EXISTS, params):
                 raise UsageError(no_generation(params["gen_id"], data_root))

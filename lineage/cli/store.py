@@ -10,11 +10,12 @@ from typing import Annotated, Optional
 import typer
 
 from lineage.core.status import UsageError
-from lineage.cli.app import (BackendName, BackendOpt, DataRoot, DatabaseOpt, FailOn, FailOnOpt, Format,
+from lineage.cli.app import (BackendName, BackendOpt, DataRoot, DatabaseOpt, FailOnOpt, Format,
                              FormatOpt, NoProgressOpt, OutputOpt, PasswordPromptOpt, UriOpt, UserOpt, app,
                              backend_for, check_output_place, check_stages, command, complete_check,
-                             complete_stage, connection, load_store, parse_severity, run_audit, say, verdict,
-                             warn)
+                             complete_stage, connection, load_store, run_audit, say, verdict, warn)
+from lineage.cli.settings import (ConfigOpt, NoConfigOpt, checks_for, config_note, fail_on_for,
+                                  settings, severity_for)
 from lineage.render.formats import console_for, destination, emit_rows, to_json
 from lineage.core.text import count
 
@@ -25,10 +26,12 @@ def audit(
     data_root: DataRoot,
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
-    fail_on: FailOnOpt = FailOn.error,
+    fail_on: FailOnOpt = None,
     check: Annotated[Optional[list[str]], typer.Option("--check", autocompletion=complete_check, help="Run only this check or family (repeatable), e.g. chain or id.legacy.")] = None,
     stage: Annotated[Optional[list[str]], typer.Option("--stage", autocompletion=complete_stage, help="Report findings of this stage only (repeatable).")] = None,
     severity: Annotated[Optional[list[str]], typer.Option("--severity", metavar="CHECK=LEVEL", help="Override a check's severity: CHECK=LEVEL (repeatable).")] = None,
+    config: ConfigOpt = None,
+    no_config: NoConfigOpt = False,
     backend: BackendOpt = BackendName.networkx,
     uri: UriOpt = None,
     user: UserOpt = None,
@@ -39,26 +42,33 @@ def audit(
     """Run every check of the catalog and report the findings.
 
     With --backend neo4j the store is loaded into the server first and every check runs as
-    Cypher; the report is the same.
+    Cypher; the report is the same. Options may also come from [tool.lineage] in a
+    pyproject.toml or from a lineage.toml, the first found from the current folder upward.
 
     Example: lineage audit data/ --format json --output audit.json --fail-on warn
     """
+    from lineage.render.audit import write_report
+
+    cfg = settings(config, no_config, data_root)
+    checks, overrides, fail_on = _audit_options(check, stage, severity, cfg, fail_on)
+    check_output_place(data_root, output)
+    conn = connection(uri, user, database, password_prompt, cfg) if backend == BackendName.neo4j else None
+    start = time.perf_counter()
+    store, _ = load_store(data_root, no_progress)
+    report = run_audit(backend_for(store, backend, conn, not no_progress), str(data_root), checks, overrides, stage)
+    write_report(report, format.value, output)
+    raise typer.Exit(verdict(report, fail_on, time.perf_counter() - start, config_note(cfg)))
+
+
+def _audit_options(check, stage, severity, cfg, fail_on):
+    """The audit's options checked and merged with the configuration: (checks, severity
+    overrides, fail-on)."""
     from lineage.queries import catalog
 
     if check and catalog.unknown(check):
         raise UsageError(f"unknown check(s): {', '.join(catalog.unknown(check))} (`lineage checks` lists them)")
     check_stages(stage)
-    overrides = parse_severity(severity or [])
-    check_output_place(data_root, output)
-    conn = connection(uri, user, database, password_prompt) if backend == BackendName.neo4j else None
-    start = time.perf_counter()
-    store, _ = load_store(data_root, no_progress)
-    report = run_audit(backend_for(store, backend, conn, not no_progress), str(data_root), catalog.select(check),
-                       overrides, stage)
-    from lineage.render.audit import write_report
-
-    write_report(report, format.value, output)
-    raise typer.Exit(verdict(report, fail_on, time.perf_counter() - start))
+    return checks_for(check, cfg), severity_for(severity, cfg), fail_on_for(fail_on, cfg)
 
 
 @app.command()
@@ -105,27 +115,32 @@ def orphans(
     format: FormatOpt = Format.table,
     output: OutputOpt = None,
     csv_file: Annotated[Optional[Path], typer.Option("--csv", metavar="FILE", help="Write the rows as CSV to this file (same as --format csv --output FILE).")] = None,
-    fail_on: FailOnOpt = FailOn.error,
+    fail_on: FailOnOpt = None,
+    config: ConfigOpt = None,
+    no_config: NoConfigOpt = False,
     no_progress: NoProgressOpt = False,
 ):
     """List every broken reference, with the place to fix it.
 
-    Parent chains, cohort members and dangling IDs in files: one row per broken reference, with the file, line and column (or metadata field) to fix.
+    Parent chains, cohort members and dangling IDs in files: one row per broken reference, with
+    the file, line and column (or metadata field) to fix. The configuration file's fail-on,
+    severity and skip apply here too.
 
     Example: lineage orphans data/ --csv orphans.csv
     """
-    from lineage.queries import catalog
     from lineage.render.audit import FINDING_PRIORITY, ORPHAN_COLUMNS, orphan_row
 
+    cfg = settings(config, no_config, data_root)
     if csv_file:
         format, output = Format.csv, csv_file
     check_output_place(data_root, output)
     start = time.perf_counter()
     store, _ = load_store(data_root, no_progress)
-    report = run_audit(backend_for(store, BackendName.networkx), str(data_root), catalog.select(ORPHAN_CHECKS))
+    report = run_audit(backend_for(store, BackendName.networkx), str(data_root),
+                       checks_for(None, cfg, ORPHAN_CHECKS), severity_for(None, cfg))
     rows = [orphan_row(f.as_dict()) for f in report.findings]
     emit_rows(rows, ORPHAN_COLUMNS, format.value, output, title="Broken references", priority=FINDING_PRIORITY)
-    raise typer.Exit(verdict(report, fail_on, time.perf_counter() - start))
+    raise typer.Exit(verdict(report, fail_on_for(fail_on, cfg), time.perf_counter() - start, config_note(cfg)))
 
 
 @app.command()
