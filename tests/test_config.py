@@ -130,6 +130,8 @@ CONNECTING = ("audit", "orphans", "load")
     ('severity = {"id.legcay" = "warn"}\n', "severity: unknown check 'id.legcay'", CONNECTING),
     ("fail-on = [\n", "not valid TOML", CONNECTING),
     (b"fail-on = '\xff'\n", "not UTF-8", CONNECTING),
+    ('baseline = "missing.json"\n', "baseline: cannot read baseline", ("audit",)),
+    ('baseline = "."\n', "baseline: cannot read baseline", ("audit",)),
 ])
 def test_the_cli_says_a_bad_file_in_one_line_and_exits_2(make_store, project, text, message, commands):
     root = make_store(STORE)

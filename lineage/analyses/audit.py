@@ -1,4 +1,5 @@
-"""The audit: run the check catalog on a loaded graph and assemble the report (contract 1.0)."""
+"""The audit: run the check catalog on a loaded graph and assemble the report (contract 1.0;
+1.1 when a baseline was applied, lineage.analyses.baseline)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from lineage.core.perf import gc_paused
 from lineage.queries.catalog import CHECKS, Check
 
 FORMAT_VERSION = "1.0"
+BASELINE_FORMAT_VERSION = "1.1"  # 1.0 plus `baselined` on each finding and the `baseline` summary
 STAGE_ORDER = {s: i for i, s in enumerate(ids.STAGES)}
 CHECK_ORDER = {c.id: i for i, c in enumerate(CHECKS)}
 
@@ -35,16 +37,27 @@ class Report:
     backend: str
     statistics: dict[str, Any]
     findings: list[Finding] = field(default_factory=list)
+    # Set when a baseline was applied: baselined[i] says findings[i] was already in it, and
+    # baseline sums it up (path, findings in the file, baselined now, fixed since).
+    baselined: list[bool] | None = None
+    baseline: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": FORMAT_VERSION,
-            "tool": {"name": "lineage", "version": __version__},
-            "backend": self.backend,
-            "data_root": self.data_root,
-            "statistics": self.statistics,
-            "findings": [f.as_dict() for f in self.findings],
-        }
+        head = {"tool": {"name": "lineage", "version": __version__}, "backend": self.backend,
+                "data_root": self.data_root}
+        if self.baselined is None:  # contract 1.0 exactly, as before baselines existed
+            return {"format_version": FORMAT_VERSION, **head, "statistics": self.statistics,
+                    "findings": [f.as_dict() for f in self.findings]}
+        return {"format_version": BASELINE_FORMAT_VERSION, **head, "baseline": self.baseline,
+                "statistics": self.statistics,
+                "findings": [f.as_dict() | {"baselined": b} for f, b in zip(self.findings, self.baselined)]}
+
+    @property
+    def new_findings(self) -> list[Finding]:
+        """The findings a baseline does not cover (all of them without a baseline)."""
+        if self.baselined is None:
+            return self.findings
+        return [f for f, b in zip(self.findings, self.baselined) if not b]
 
     @property
     def max_severity(self) -> str:
@@ -102,8 +115,12 @@ def audit(backend: Backend, data_root: str, checks: list[Check] | None = None,
                   statistics=statistics(backend, findings, checks), findings=findings)
 
 
+def fails(finding: Finding, fail_on: str) -> bool:
+    """Whether this finding, unless a baseline covers it, fails a run with --fail-on."""
+    return fail_on != "never" and SEVERITY_RANK[finding.severity] >= SEVERITY_RANK[fail_on]
+
+
 def exit_code_for(report: Report, fail_on: str) -> int:
-    """1 when a finding is at or above --fail-on, else 0 (`never` never fails)."""
-    if fail_on == "never":
-        return 0
-    return 1 if SEVERITY_RANK[report.max_severity] >= SEVERITY_RANK[fail_on] else 0
+    """1 when a finding the baseline does not cover is at or above --fail-on, else 0 (`never`
+    never fails)."""
+    return 1 if any(fails(f, fail_on) for f in report.new_findings) else 0

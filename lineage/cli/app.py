@@ -291,16 +291,19 @@ def run_audit(backend, data_root: str, *args, **kwargs) -> "Report":
 
 
 def verdict(report: "Report", fail_on: FailOn, seconds: float, note: str = "") -> int:
+    """Say the closing line and return the exit code. Baselined findings are counted apart:
+    they neither fail the run nor appear among the errors, warnings and info."""
     by_sev = {s: 0 for s in SEVERITIES}
-    for f in report.findings:
+    for f in report.new_findings:
         by_sev[f.severity] += 1
     total = sum(report.statistics["generations"].values())
     from lineage.analyses.audit import exit_code_for
 
     code = exit_code_for(report, fail_on.value)
     word = "FAIL" if code else "OK"
+    old = f", {len(report.findings) - len(report.new_findings):,} baselined" if report.baselined is not None else ""
     say(f"{word}: {count(total, 'generation')}, {count(by_sev['error'], 'error')}, {count(by_sev['warn'], 'warning')}, "
-        f"{by_sev['info']:,} info ({seconds:.1f}s, fail-on {fail_on.value}{note})")
+        f"{by_sev['info']:,} info{old} ({seconds:.1f}s, fail-on {fail_on.value}{note})")
     return code
 
 

@@ -77,6 +77,22 @@ def checks_for(patterns: Optional[list[str]], config: Config, default: Optional[
     return [c for c in catalog.select(default) if c.id not in skipped]
 
 
+def read_baseline(given: Optional[Path], config: Config, writing: bool):
+    """The baseline of --baseline, else the file's (its errors then name the file and key).
+    None from the file while a baseline is being written: it may not exist yet, and the new
+    one replaces it."""
+    from lineage.analyses import baseline
+
+    if given is not None:
+        return baseline.read(given)
+    if writing or config.baseline is None:
+        return None
+    try:
+        return baseline.read(config.baseline)
+    except UsageError as exc:
+        raise ConfigError(f"{config.where('baseline')}: {exc}") from None
+
+
 def config_note(config: Config) -> str:
     """For the verdict line: which file set options, when one did."""
     if config.path is None:

@@ -10,12 +10,12 @@ from typing import Annotated, Optional
 import typer
 
 from lineage.core.status import UsageError
-from lineage.cli.app import (BackendName, BackendOpt, DataRoot, DatabaseOpt, FailOnOpt, Format,
+from lineage.cli.app import (BackendName, BackendOpt, DataRoot, DatabaseOpt, FailOn, FailOnOpt, Format,
                              FormatOpt, NoProgressOpt, OutputOpt, PasswordPromptOpt, UriOpt, UserOpt, app,
                              backend_for, check_output_place, check_stages, command, complete_check,
                              complete_stage, connection, load_store, run_audit, say, verdict, warn)
 from lineage.cli.settings import (ConfigOpt, NoConfigOpt, checks_for, config_note, fail_on_for,
-                                  settings, severity_for)
+                                  read_baseline, settings, severity_for)
 from lineage.render.formats import console_for, destination, emit_rows, to_json
 from lineage.core.text import count
 
@@ -30,6 +30,8 @@ def audit(
     check: Annotated[Optional[list[str]], typer.Option("--check", autocompletion=complete_check, help="Run only this check or family (repeatable), e.g. chain or id.legacy.")] = None,
     stage: Annotated[Optional[list[str]], typer.Option("--stage", autocompletion=complete_stage, help="Report findings of this stage only (repeatable).")] = None,
     severity: Annotated[Optional[list[str]], typer.Option("--severity", metavar="CHECK=LEVEL", help="Override a check's severity: CHECK=LEVEL (repeatable).")] = None,
+    baseline: Annotated[Optional[Path], typer.Option("--baseline", metavar="REPORT", help="An earlier JSON report: its findings are marked baselined and fail nothing.", show_default=False)] = None,
+    write_baseline: Annotated[Optional[Path], typer.Option("--write-baseline", metavar="FILE", help="Write this run's JSON report to FILE as the new baseline, and exit 0.", show_default=False)] = None,
     config: ConfigOpt = None,
     no_config: NoConfigOpt = False,
     backend: BackendOpt = BackendName.networkx,
@@ -46,17 +48,29 @@ def audit(
     pyproject.toml or from a lineage.toml, the first found from the current folder upward.
 
     Example: lineage audit data/ --format json --output audit.json --fail-on warn
+
+    Example (CI, only new findings fail): lineage audit data/ --baseline audit.json
     """
+    from lineage.analyses import baseline as baselines
     from lineage.render.audit import write_report
 
     cfg = settings(config, no_config, data_root)
     checks, overrides, fail_on = _audit_options(check, stage, severity, cfg, fail_on)
-    check_output_place(data_root, output)
+    check_output_place(data_root, output, write_baseline)
+    known = read_baseline(baseline, cfg, writing=write_baseline is not None)  # before the long part
     conn = connection(uri, user, database, password_prompt, cfg) if backend == BackendName.neo4j else None
     start = time.perf_counter()
     store, _ = load_store(data_root, no_progress)
     report = run_audit(backend_for(store, backend, conn, not no_progress), str(data_root), checks, overrides, stage)
+    if known is not None:
+        baselines.apply(report, known)
+    if write_baseline is not None:
+        fail_on = FailOn.never  # the baseline accepts every finding of this run
     write_report(report, format.value, output)
+    if write_baseline is not None:
+        with destination(write_baseline) as out:
+            out.write(to_json(report.as_dict()))
+        say(f"wrote {len(report.findings):,} findings to the baseline {write_baseline}")
     raise typer.Exit(verdict(report, fail_on, time.perf_counter() - start, config_note(cfg)))
 
 

@@ -1,9 +1,12 @@
-"""The audit report (contract 1.0) as a table, Markdown, JSON or CSV, and its orphans view."""
+"""The audit report (contract 1.0, or 1.1 with a baseline) as a table, Markdown, JSON or CSV,
+and its orphans view. The tables list new findings only; the baselined ones are counted."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from lineage.analyses.audit import Report
-from lineage.core.text import terminal_text
+from lineage.core.text import count, terminal_text
 from lineage.render.formats import Output, console_for, destination, emit_rows, rows_to_markdown, rows_to_table
 
 FINDING_COLUMNS = ["check", "severity", "stage", "gen_id", "path", "line", "column", "cohort", "message", "details"]
@@ -14,26 +17,50 @@ FINDING_PRIORITY = ["check", "gen_id", "references", "message", "severity", "pat
 
 
 def write_report(report: Report, fmt: str, output: Output) -> None:
-    rows = [f.as_dict() for f in report.findings]
     if fmt in ("json", "csv"):
-        emit_rows(rows, FINDING_COLUMNS, fmt, output, document=report.as_dict())
+        document = report.as_dict()
+        columns = FINDING_COLUMNS + (["baselined"] if report.baselined is not None else [])
+        emit_rows(document["findings"], columns, fmt, output, document=document)
     elif fmt == "md":
         with destination(output) as out:
             out.write(report_markdown(report))
     else:
         with destination(output) as out:
             console = console_for(out)
-            console.print(rows_to_table(summary_rows(report), SUMMARY_COLUMNS, "Findings by check"))
+            console.print(rows_to_table(summary_rows(report), summary_columns(report), "Findings by check"))
+            rows = [f.as_dict() for f in report.new_findings]
             if rows:
-                console.print(rows_to_table(rows, FINDING_COLUMNS[:-1], "Findings", FINDING_PRIORITY))
+                console.print(rows_to_table(rows, FINDING_COLUMNS[:-1], findings_title(report), FINDING_PRIORITY))
+            if report.baselined is not None:
+                console.print(baselined_note(report), markup=False, highlight=False)
 
 
 def summary_rows(report: Report) -> list[dict]:
     """Findings per check, with the severity they carry (after overrides), so a narrow
-    findings table may leave the severity out."""
+    findings table may leave the severity out; with a baseline, how many were baselined."""
     severity = {f.check: f.severity for f in report.findings}
-    return [{"check": c, "severity": severity[c], "findings": n}
+    rows = [{"check": c, "severity": severity[c], "findings": n}
             for c, n in report.statistics["findings_by_check"].items() if n]
+    if report.baselined is not None:
+        old = Counter(f.check for f, b in zip(report.findings, report.baselined) if b)
+        for row in rows:
+            row["baselined"] = old[row["check"]]
+    return rows
+
+
+def summary_columns(report: Report) -> list[str]:
+    return SUMMARY_COLUMNS + (["baselined"] if report.baselined is not None else [])
+
+
+def findings_title(report: Report) -> str:
+    return "Findings" if report.baselined is None else "New findings"
+
+
+def baselined_note(report: Report) -> str:
+    """Said under the tables: the baselined findings are counted there but not listed."""
+    b = report.baseline or {"baselined": 0, "fixed": 0}
+    return (f"{count(b['baselined'], 'baselined finding')} not listed (json and csv list every finding); "
+            f"{count(b['fixed'], 'finding')} of the baseline no longer occur.")
 
 
 def report_markdown(report: Report) -> str:
@@ -45,9 +72,11 @@ def report_markdown(report: Report) -> str:
              "\n## ID classes\n",
              rows_to_markdown([{"class": k, "ids": v} for k, v in s["id_classes"].items()], ["class", "ids"]),
              "\n## Findings by check\n",
-             rows_to_markdown(summary_rows(report), SUMMARY_COLUMNS),
-             "\n## Findings\n",
-             rows_to_markdown([f.as_dict() for f in report.findings], FINDING_COLUMNS[:-1])]
+             rows_to_markdown(summary_rows(report), summary_columns(report)),
+             f"\n## {findings_title(report)}\n",
+             rows_to_markdown([f.as_dict() for f in report.new_findings], FINDING_COLUMNS[:-1])]
+    if report.baselined is not None:
+        parts.append(f"\n{baselined_note(report)}\n")
     return "".join(parts)
 
 
