@@ -28,6 +28,7 @@ COMMANDS = [
     ["audit", "{root}", "-f", "md"],
     ["audit", "{root}", "-f", "csv"],
     ["audit", "{root}", "-f", "table"],
+    ["audit", "{root}", "-f", "junit"],
     ["ids", "{root}", "-f", "json"],
     ["impact", "{root}", "{draft}", "-f", "md"],
     ["duplicates", "{root}", "-f", "json"],

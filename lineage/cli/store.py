@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -20,11 +21,21 @@ from lineage.render.formats import console_for, destination, emit_rows, to_json
 from lineage.core.text import count
 
 
+class AuditFormat(str, Enum):
+    """The audit's formats: the shared ones, and JUnit XML for CI systems (audit only)."""
+
+    table = "table"
+    json = "json"
+    md = "md"
+    csv = "csv"
+    junit = "junit"
+
+
 @app.command()
 @command
 def audit(
     data_root: DataRoot,
-    format: FormatOpt = Format.table,
+    format: Annotated[AuditFormat, typer.Option("--format", "-f", help="Output format; junit is JUnit XML for CI systems.")] = AuditFormat.table,
     output: OutputOpt = None,
     fail_on: FailOnOpt = None,
     check: Annotated[Optional[list[str]], typer.Option("--check", autocompletion=complete_check, help="Run only this check or family (repeatable), e.g. chain or id.legacy.")] = None,
@@ -49,10 +60,9 @@ def audit(
 
     Example: lineage audit data/ --format json --output audit.json --fail-on warn
 
-    Example (CI, only new findings fail): lineage audit data/ --baseline audit.json
+    Example (CI, only new findings fail): lineage audit data/ --baseline audit.json --format junit -o junit.xml
     """
     from lineage.analyses import baseline as baselines
-    from lineage.render.audit import write_report
 
     cfg = settings(config, no_config, data_root)
     checks, overrides, fail_on = _audit_options(check, stage, severity, cfg, fail_on)
@@ -66,7 +76,7 @@ def audit(
         baselines.apply(report, known)
     if write_baseline is not None:
         fail_on = FailOn.never  # the baseline accepts every finding of this run
-    write_report(report, format.value, output)
+    _write_audit(report, format, output, fail_on, time.perf_counter() - start)
     if write_baseline is not None:
         with destination(write_baseline) as out:
             out.write(to_json(report.as_dict()))
@@ -83,6 +93,17 @@ def _audit_options(check, stage, severity, cfg, fail_on):
         raise UsageError(f"unknown check(s): {', '.join(catalog.unknown(check))} (`lineage checks` lists them)")
     check_stages(stage)
     return checks_for(check, cfg), severity_for(severity, cfg), fail_on_for(fail_on, cfg)
+
+
+def _write_audit(report, format: AuditFormat, output, fail_on: FailOn, seconds: float) -> None:
+    if format == AuditFormat.junit:
+        from lineage.render.junit import write_junit
+
+        write_junit(report, fail_on.value, seconds, output)
+    else:
+        from lineage.render.audit import write_report
+
+        write_report(report, format.value, output)
 
 
 @app.command()
