@@ -49,7 +49,7 @@ def test_a_baseline_of_the_example_store_passes_until_a_new_problem_appears(tmp_
     Path("examples/data/6_summary/planted.csv").write_text("gen_id\nd_doesnotexist00\n")
     third = run("--baseline", "a.json", "--fail-on", "info")
     assert third.exit_code == 1, third.output
-    assert f"FAIL: 295 generations, 0 errors, 1 warnings, 0 info, {n} baselined" in third.stderr
+    assert f"FAIL: 295 generations, 0 errors, 1 warning, 0 info, {n} baselined" in third.stderr
     doc = json.loads(run("--baseline", "a.json", "--fail-on", "info", "--format", "json").stdout)
     assert doc["format_version"] == "1.1"
     new = [f for f in doc["findings"] if not f["baselined"]]
@@ -159,9 +159,9 @@ def test_human_formats_count_baselined_findings_and_list_new_ones(make_store, tm
     assert "New findings" in table.stdout and "d_2" in table.stdout and "d_1" not in table.stdout
     assert "baselined" in table.stdout
     assert "2 baselined findings not listed" in table.stdout
-    assert "1 errors, 0 warnings, 1 info, 2 baselined" in table.stderr
+    assert "1 error, 0 warnings, 1 info, 2 baselined" in table.stderr
     md = lineage("audit", str(root), "--baseline", str(target), "--format", "md").stdout
-    assert "## New findings" in md and "| check | findings | baselined |" in md and "d_1 |" not in md
+    assert "## New findings" in md and "| check | severity | findings | baselined |" in md and "d_1 |" not in md
     csv_rows = lineage("audit", str(root), "--baseline", str(target), "--format", "csv").stdout.splitlines()
     assert csv_rows[0].endswith(",details,baselined")
     assert len(csv_rows) == 5

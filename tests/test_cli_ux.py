@@ -52,7 +52,8 @@ def test_usage_is_unix_style():
     text = runner.invoke(app, ["show", "--help"], prog_name="lineage").stdout
     assert text.startswith("Usage: lineage show [OPTIONS] DATA_ROOT GEN_ID\n")
     assert "--severity CHECK=LEVEL" in runner.invoke(app, ["audit", "--help"]).stdout
-    assert "-f, --format [table|json|md|csv]" in runner.invoke(app, ["audit", "--help"]).stdout
+    assert "-f, --format [table|json|md|csv]" in runner.invoke(app, ["inventory", "--help"]).stdout
+    assert "-f, --format [table|json|md|csv|junit]" in runner.invoke(app, ["audit", "--help"]).stdout
 
 
 @pytest.mark.parametrize("args,message", [
@@ -85,7 +86,7 @@ def run_cli(*args, env=None):
 
 @pytest.mark.parametrize("words,cword,expected", [
     ("lineage au", 1, ["audit"]),
-    ("lineage audit x --format ", 4, ["table", "json", "md", "csv"]),
+    ("lineage audit x --format ", 4, ["table", "json", "md", "csv", "junit"]),
     ("lineage audit x --check chain.parent_m", 4, ["chain.parent_missing"]),
     ("lineage checks cohort.u", 2, ["cohort.unreachable"]),
     ("lineage ids x --stage ev", 4, ["evaluation"]),

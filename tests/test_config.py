@@ -192,7 +192,7 @@ def test_the_file_reaches_the_commands_that_connect(make_store, project):
     (project / "lineage.toml").write_text('neo4j-uri = "bolt://127.0.0.1:9"\n')
     env = {**NO_ENV, "NEO4J_PASSWORD": "pw"}
     for command in (["load", str(root), "--no-progress"],
-                    ["query", "chain.parent_missing", "--data-root", str(root), "--backend", "neo4j"],
+                    ["query", str(root), "chain.parent_missing", "--backend", "neo4j"],
                     ["audit", str(root), "--backend", "neo4j", "--no-progress"]):
         result = runner.invoke(app, command, env=env)
         assert result.exit_code != 0, (command, result.output)
