@@ -170,6 +170,8 @@ def test_neo4j_settings_precedence(project, monkeypatch):
     from lineage.cli.app import connection
 
     monkeypatch.setenv("NEO4J_PASSWORD", "pw")  # no look-up of an ephemeral server's password
+    for name in ("NEO4J_URI", "NEO4J_USER", "NEO4J_DATABASE", "LINEAGE_NEO4J_BOLT_PORT"):  # set by the test command
+        monkeypatch.delenv(name, raising=False)
     file = Config(path=project / "lineage.toml", neo4j_uri="bolt://file:1", neo4j_user="file-user",
                   neo4j_database="filedb", named=True)
     default = connection(None, None, None, False, Config())
