@@ -198,6 +198,9 @@ def build(store: Store) -> GraphData:
 
     for i, p in enumerate(store.problems):
         key = problem_key(i)
+        # The generation a problem is about is `subject_*`, not `gen_id`: queries that find a
+        # node by its gen_id (the Browser guide's) must not find a Problem.
         nodes.append({"key": key, "labels": ("Problem",), "check": p.check, "path": p.path,
-                      "line": p.line, "message": p.message, "cohort": p.cohort})
+                      "line": p.line, "message": p.message, "cohort": p.cohort,
+                      "subject_stage": p.stage or None, "subject_gen_id": p.gen_id or None})
     return data

@@ -20,6 +20,7 @@ from lineage.core.metadata import derive
 from lineage.core.model import Cohort, Generation, Problem, References, Store
 from lineage.core.perf import gc_paused
 from lineage.loaders.beside import Beside
+from lineage.loaders.cohort_specs import SPEC_CONFIG, check_specs
 from lineage.loaders.references import add_cells, scan_csvs, scan_results, scan_selections
 from lineage.loaders.walk import (entries, in_store, is_file_to_read, is_folder_to_read, printable, read_csv,
                                   rel_path, skip)
@@ -103,6 +104,7 @@ def _scan_all(store: Store, progress: Progress | None) -> None:
         else:
             gens[i].files = file_sets[n]
     store.generations = gens
+    check_specs(store)  # the spec's plan depends on what the store holds at each ID
     # One finding per place: a link out of the root is met by the walk over CSVs and by the
     # reader of the file it stands for.
     store.problems = list({(p.check, p.path, p.line, p.message): p for p in store.problems}.values())
@@ -252,6 +254,10 @@ def _scan_cohorts(store: Store) -> None:
         if is_file_to_read(store, membership):
             cohort.membership_path = rel_path(store, membership)
             _read_membership(store, cohort, membership)
+        # The spec folder first: a link out of the root is reported and never read through.
+        spec = os.path.join(entry.path, SPEC_CONFIG)
+        if is_folder_to_read(store, os.path.dirname(spec)) and is_file_to_read(store, spec):
+            cohort.spec_path = rel_path(store, spec)
         store.cohorts.append(cohort)
 
 
@@ -292,6 +298,7 @@ def _read_membership(store: Store, cohort: Cohort, path: str) -> None:
                                       line=1, cohort=cohort.cohort_id))
         return
     i_stage, i_id = lowered.index("stage"), lowered.index("gen_id")
+    cohort.membership_read = True
     # Wide shapes also carry parent_gen_id: a reference like any other.
     other = {i: References(rel, names[i], "cell") for i, n in enumerate(lowered) if "gen_id" in n and i != i_id}
     need = max(i_stage, i_id) + 1

@@ -1,5 +1,5 @@
-"""Checks of cohorts: membership rows without a generation, unusable membership and manifest
-files, and generations in no cohort."""
+"""Checks of cohorts: membership rows without a generation, unusable membership, manifest and
+spec files, memberships that disagree with their spec, and generations in no cohort."""
 
 from __future__ import annotations
 
@@ -52,6 +52,33 @@ def membership_invalid(g: LineageGraph) -> list[Row]:
        describe=lambda r: (r["error"], {}), query="problems", params=(("check", "cohort.manifest_invalid"),))
 def manifest_invalid(g: LineageGraph) -> list[Row]:
     return problems(g, "cohort.manifest_invalid")
+
+
+# Both spec checks warn: the generations themselves are sound, and neither blocks a migration.
+# A disagreement is the normal state between editing a spec and building the cohort again (the
+# build rewrites membership.csv), and an unusable spec stops the next build, not the data.
+@check("cohort.spec_invalid", "warn",
+       "a cohort's `spec/config.yaml` cannot be compiled: invalid YAML or DSL, a helper file missing or outside "
+       "the spec folder, a construct lineage does not support, or a plan the pipeline refuses",
+       why="The next build of the cohort fails, and its membership cannot be checked against the spec.",
+       fix="Correct the spec where the message points (it names the file, the rule and the value).",
+       describe=lambda r: (r["error"], {}), query="problems", params=(("check", "cohort.spec_invalid"),))
+def spec_invalid(g: LineageGraph) -> list[Row]:
+    return problems(g, "cohort.spec_invalid")
+
+
+@check("cohort.spec_mismatch", "warn",
+       "a cohort's `membership.csv` disagrees with its compiled `spec/config.yaml`: a member the spec does not "
+       "plan, or a planned generation the membership does not list (one finding each)",
+       why="Reports and partitions follow the membership, the next build follows the spec: the cohort is not "
+           "what either says, and a rebuild adds or drops generations (and pays for the new ones).",
+       fix="If the spec was edited on purpose, build the cohort again (`lineage cohorts simulate DATA_ROOT "
+           "--cohort ID` says what that costs); if the membership was edited by hand, build it again from the "
+           "spec or restore the spec it was built from.",
+       describe=lambda r: (r["error"], {"in_membership": r["line"] is not None}),
+       query="problems", params=(("check", "cohort.spec_mismatch"),))
+def spec_mismatch(g: LineageGraph) -> list[Row]:
+    return problems(g, "cohort.spec_mismatch")
 
 
 @check("cohort.unreachable", "info", "a generation listed in no cohort's membership",

@@ -14,6 +14,7 @@ def gen_row(n: dict, **extra: Any) -> Row:
 
 
 def problems(g: LineageGraph, check: str) -> list[Row]:
-    """Files the loader could not use, recorded as Problem nodes under `check`."""
-    return [{"path": d["path"], "line": d["line"], "cohort": d["cohort"], "error": d["message"]}
+    """Problems the loader recorded under `check` (see problems.cypher)."""
+    return [{"path": d["path"], "line": d["line"], "cohort": d["cohort"], "error": d["message"],
+             "stage": d["subject_stage"], "gen_id": d["subject_gen_id"]}
             for d in g.problem_nodes if d["check"] == check]

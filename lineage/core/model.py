@@ -88,6 +88,8 @@ class Cohort:
     gen_ids: list[str] = field(default_factory=list)
     lines: list[int] = field(default_factory=list)
     manifest: dict[str, Any] | None = None
+    membership_read: bool = False  # membership.csv had the stage and gen_id columns
+    spec_path: str = ""  # cohorts/<id>/spec/config.yaml when the cohort has a spec (2025-10-02 on)
 
     @property
     def members(self) -> list[Member]:
@@ -148,6 +150,8 @@ class Problem:
     message: str
     line: int | None = None
     cohort: str = ""
+    stage: str = ""  # the generation the problem is about, when it is about one
+    gen_id: str = ""
 
 
 @dataclass(slots=True)

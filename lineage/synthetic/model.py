@@ -177,6 +177,7 @@ class _Cohort:
     short_row: bool = False  # the file ends in a truncated row
     bad_header: bool = False  # exported with ';' as separator, so no stage/gen_id columns
     manifest_damage: Callable[[bytes], bytes] | None = None
+    spec: dict[str, str] | None = None  # spec-era cohort: files of cohorts/<id>/spec/ (config.yaml, helpers)
 
 
 

@@ -4,11 +4,12 @@ IDs are minted. `@planter(CHECK)` registers it next to the check it plants."""
 
 from __future__ import annotations
 
-from typing import Callable
+import json
+from typing import Any, Callable
 
 from lineage.core import ids
 from lineage.synthetic.build import _Ctx, _make_legacy, _mint, _old_spelling
-from lineage.synthetic.model import DIGITS, DROP, LATIN1_CSV, SYMLINK_CSV, Expected, _Cohort, _Gen
+from lineage.synthetic.model import DIGITS, DROP, LATIN1_CSV, SYMLINK_CSV, Expected, _Cohort, _Gen, _Lineage
 
 Plan = Callable[[], None]
 PLANTERS: dict[str, Callable[[_Ctx], Plan]] = {}
@@ -333,6 +334,63 @@ def _plant_manifest_invalid(ctx: _Ctx):
         cohort.manifest_damage = _damage_truncated
         ctx.expected.append(Expected("cohort.manifest_invalid", None, None,
                                      f"cohorts/{cohort.cohort_id}/manifest.json", cohort=cohort.cohort_id))
+    return plan
+
+
+def _spec_text(axes: dict[str, Any], rules: str = "") -> str:
+    """A cohort's spec/config.yaml: each level written as a JSON scalar (valid YAML, never
+    retyped: a combo of digits stays text, a replicate stays a number)."""
+    lines = ["axes:"] + [f"  {name}: [{json.dumps(level)}]" for name, level in axes.items()]
+    return "\n".join(lines) + "\n" + rules + f"output:\n  field_order: [{', '.join(axes)}]\n"
+
+
+def _spec_cohort(lin: _Lineage, suffix: str, members: list[_Gen], spec: str) -> _Cohort:
+    """A cohort of the spec era built around one lineage (its first essay and evaluation)."""
+    d, e, v = lin.draft, lin.essay, lin.evaluation
+    return _Cohort(cohort_id=f"{lin.cohort.cohort_id}-{suffix}", shape="slim", combos=[d.combo],
+                   draft_templates=[d.template], essay_templates=[e.template], evaluation_templates=[v.template],
+                   generation_models=[d.model], evaluation_models=[v.model],
+                   replication={"draft": 1, "essay": 1, "evaluation": 1}, members=members, spec={"config.yaml": spec})
+
+
+@planter("cohort.spec_invalid")
+def _plant_spec_invalid(ctx: _Ctx):
+    lin = ctx.take()
+
+    def plan():
+        d, e, v = lin.draft, lin.essay, lin.evaluation
+        # The writer model bound to its replicates by a tuple, then a subset over that tuple: a
+        # construct lineage refuses rather than guess (the pipeline's compiler mishandles it).
+        axes = {"combo_id": d.combo, "draft_template": d.template, "essay_template": e.template,
+                "essay_llm": e.model or d.model, "evaluation_template": v.template, "evaluation_llm": v.model}
+        rules = (f"rules:\n  tuples:\n    writer_runs:\n      axes: [draft_llm, draft_replicate]\n"
+                 f"      items: [[{json.dumps(d.model)}, {d.replicate}]]\n"
+                 f"  subsets:\n    writer_runs: [{json.dumps(d.model)}]\n")
+        cohort = _spec_cohort(lin, "spec-subset-of-tuple", [d, e, v], _spec_text(axes, rules))
+        ctx.cohorts.append(cohort)
+        ctx.expected.append(Expected("cohort.spec_invalid", None, None,
+                                     f"cohorts/{cohort.cohort_id}/spec/config.yaml", cohort=cohort.cohort_id))
+    return plan
+
+
+@planter("cohort.spec_mismatch")
+def _plant_spec_mismatch(ctx: _Ctx):
+    a, b = ctx.take(), ctx.take()
+
+    def plan():
+        d, e, v = a.draft, a.essay, a.evaluation
+        axes = {"combo_id": d.combo, "draft_template": d.template, "draft_llm": d.model,
+                "draft_replicate": d.replicate, "essay_template": e.template, "essay_llm": e.model or d.model,
+                "essay_replicate": e.replicate, "evaluation_template": v.template, "evaluation_llm": v.model,
+                "evaluation_replicate": v.replicate}
+        # The spec plans d, e and v; the membership, edited by hand, lists another lineage's
+        # evaluation instead of v (line 4: the header, then the rows in stage order).
+        cohort = _spec_cohort(a, "spec-edited", [d, e, b.evaluation], _spec_text(axes))
+        ctx.cohorts.append(cohort)
+        rel = f"cohorts/{cohort.cohort_id}/membership.csv"
+        ctx.expected.append(Expected("cohort.spec_mismatch", "evaluation", v.gen_id, rel, cohort=cohort.cohort_id))
+        ctx.expected.append(Expected("cohort.spec_mismatch", "evaluation", b.evaluation.gen_id, rel, line=4,
+                                     cohort=cohort.cohort_id))
     return plan
 
 

@@ -142,6 +142,10 @@ def _write_cohorts(ctx: _Ctx, root: str) -> None:
         }, option=JSON)
         _put(os.path.join(folder, "manifest.json"),
              cohort.manifest_damage(manifest) if cohort.manifest_damage else manifest)
+        for rel, text in (cohort.spec or {}).items():
+            path = os.path.join(folder, "spec", rel)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            _put(path, text.encode())
         rel = f"cohorts/{cid}/membership.csv"
         members = sorted(cohort.members, key=lambda g: order[g.stage])  # stable: drafts, essays, evaluations
         rows = [(g.stage, g) for g in members] + cohort.extra_rows

@@ -25,8 +25,11 @@ SECTIONS = ("subsets", "ties", "pairs", "tuples")
 OUTPUT_KEYS = ("field_order", "seed")
 
 
-def load_spec(path: str | os.PathLike) -> Spec:
-    """Load a spec from its folder (which holds config.yaml) or from the config file itself."""
+def load_spec(path: str | os.PathLike, *, label: str | None = None) -> Spec:
+    """Load a spec from its folder (which holds config.yaml) or from the config file itself.
+
+    `label` names the config file in errors and in Spec.source (the audit passes the path
+    relative to the data root, so a finding reads the same wherever the store lies)."""
     path = os.fspath(path)
     if os.path.isdir(path):
         folder, name = path, CONFIG
@@ -34,7 +37,7 @@ def load_spec(path: str | os.PathLike) -> Spec:
         folder, name = os.path.dirname(path) or ".", os.path.basename(path)
     else:
         raise SpecError(f"spec {path}: no such folder or file")
-    reader = _Folder(folder, os.path.join(folder, name))
+    reader = _Folder(folder, label or os.path.join(folder, name))
     data = reader.yaml(name)
     return _build(data, reader)
 

@@ -17,14 +17,17 @@ The pipeline's rules, as its cohort build applies them to the compiled rows:
   stripped and lower-cased; `llm` when the cell is spaces or the column is absent. A blank cell
   (or one pandas reads as missing, such as NA or None) becomes the text "nan", which the pipeline
   writes to metadata as is and later refuses to run. Every template of the cohort must be listed
-  there, or the pipeline refuses the cohort.
+  there, or the pipeline refuses the cohort;
+- an ID is reserved against the store: the build takes the first k in 0..4 whose folder has no
+  metadata.json or one with the same signature, and refuses the cohort when all five are
+  taken (`against`). Without `reserve` every ID is the k = 0 one (a store holding none of them).
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from lineage.core import ids
 from lineage.loaders.csv_chunks import read_small
@@ -44,21 +47,28 @@ PANDAS_MISSING = frozenset({"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN"
                             "nan", "null"})
 
 TemplateModes = Mapping[str, Mapping[str, str]]  # stage -> template_id -> mode
+# (stage, gen_id) -> None when that folder has no metadata.json, else the k = 0 ID its metadata
+# implies ("" when it implies none: unreadable, or a field missing). Two signatures are equal
+# exactly when their k = 0 IDs are (an 80-bit hash), so the ID stands for the signature.
+Existing = Callable[[str, str], "str | None"]
+# (stage, normalised signature) -> the ID a build registers for it; SpecError when it cannot.
+Reserve = Callable[[str, tuple], str]
 
 
 def plan_generations(spec: Spec, *, templates: TemplateModes | None = None, seed: int | None = None,
-                     max_rows: int = MAX_ROWS) -> Plan:
+                     max_rows: int = MAX_ROWS, reserve: Reserve | None = None) -> Plan:
     """The drafts, essays and evaluations a cohort build would register for this spec.
 
     `templates` (from read_template_modes) decides each generation's mode and checks that the
     cohort's templates are listed; without it modes are None and templates are not checked.
+    `reserve` picks each ID (`against(existing)`: the build's collision rule on a store).
     """
     rows = compile_rows(spec, seed=seed, max_rows=max_rows)
-    return plan_rows(rows, templates=templates, source=spec.source)
+    return plan_rows(rows, templates=templates, source=spec.source, reserve=reserve)
 
 
 def plan_rows(rows: Iterable[Mapping[str, Any]], *, templates: TemplateModes | None = None,
-              source: str = "spec") -> Plan:
+              source: str = "spec", reserve: Reserve | None = None) -> Plan:
     """plan_generations for rows already compiled (or written by hand)."""
     drafts: dict[tuple, None] = {}
     essays: dict[tuple, None] = {}
@@ -94,20 +104,21 @@ def plan_rows(rows: Iterable[Mapping[str, Any]], *, templates: TemplateModes | N
     for key in drafts:
         combo, template, llm, rep = key
         gen_id = _id("draft", {"combo_id": combo, "template_id": template, "llm_model_id": llm,
-                               "replicate": rep}, source)
+                               "replicate": rep}, source, reserve)
         draft_ids[key] = add(Planned("draft", gen_id, combo, template, llm, rep, None,
                                      mode("draft", template)))
     for key in essays:
         draft, template, llm, rep = key
         parent = draft_ids[draft]
-        gen_id = _id("essay", {"parent_gen_id": parent, "template_id": template, "replicate": rep}, source)
+        gen_id = _id("essay", {"parent_gen_id": parent, "template_id": template, "replicate": rep}, source,
+                     reserve)
         essay_ids[key] = add(Planned("essay", gen_id, draft[0], template, llm, rep, parent,
                                      mode("essay", template)))
     for key in evaluations:
         essay, template, llm, rep = key
         parent = essay_ids[essay]
         gen_id = _id("evaluation", {"parent_gen_id": parent, "template_id": template,
-                                    "llm_model_id": llm, "replicate": rep}, source)
+                                    "llm_model_id": llm, "replicate": rep}, source, reserve)
         add(Planned("evaluation", gen_id, essay[0][0], template, llm, rep, parent,
                     mode("evaluation", template)))
     return plan
@@ -135,11 +146,32 @@ def _replicate(row: Mapping[str, Any], names: tuple[str, ...], n: int, source: s
     return 1
 
 
-def _id(stage: str, meta: dict, source: str) -> str:
+def _id(stage: str, meta: dict, source: str, reserve: Reserve | None) -> str:
     try:
-        return ids.id_for(stage, meta)
+        parts = ids.signature(stage, meta)
     except ids.SignatureError as exc:  # not expected: every field was checked above
         raise SpecError(f"{source}: no {stage} ID: {exc}") from None
+    if reserve is None:
+        return ids.deterministic_id(stage, parts)
+    try:
+        return reserve(stage, parts)
+    except SpecError as exc:
+        raise SpecError(f"{source}: {exc}") from None
+
+
+def against(existing: Existing) -> Reserve:
+    """The build's collision rule on a store: the first k in 0..4 whose folder is free or holds
+    the same signature; SpecError when another signature holds all five."""
+    def reserve(stage: str, parts: tuple) -> str:
+        first = ids.deterministic_id(stage, parts)
+        for k in range(ids.MAX_COLLISION + 1):
+            candidate = ids.deterministic_id(stage, parts, k) if k else first
+            held = existing(stage, candidate)
+            if held is None or held == first:  # a free folder, or this very generation
+                return candidate
+        raise SpecError(f"{stage} {'|'.join(parts)}: its IDs for collision 0..{ids.MAX_COLLISION} are all held "
+                        "by other generations; the pipeline refuses the cohort")
+    return reserve
 
 
 def _check_templates(templates: TemplateModes, used: dict[str, list[str]], source: str) -> None:
