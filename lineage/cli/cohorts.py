@@ -27,7 +27,8 @@ def cohorts_simulate(
     essay: Annotated[Optional[list[str]], typer.Option("--essay", metavar="GEN_ID", help="A selected essay ID (repeatable).", show_default=False)] = None,
     sample: Annotated[Optional[int], typer.Option("--sample", min=1, help="Select N legacy essays, chosen deterministically with --seed.", show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --sample.")] = 0,
-    cartesian: Annotated[Optional[str], typer.Option("--cartesian", metavar="COHORT", help="Also simulate a Cartesian build and rebuild of this cohort from its manifest.json.", show_default=False)] = None,
+    cartesian: Annotated[Optional[str], typer.Option("--cartesian", metavar="COHORT", help="Also simulate a Cartesian build and rebuild of this cohort from its manifest.json (a cohort before the spec DSL).", show_default=False)] = None,
+    cohort: Annotated[Optional[str], typer.Option("--cohort", metavar="COHORT", help="Simulate building this cohort from its spec/config.yaml, as the pipeline does since 2025-10-02 (mode spec).", show_default=False)] = None,
     evaluation_template: Annotated[Optional[list[str]], typer.Option("--evaluation-template", metavar="TEMPLATE", help="Evaluation template instead of the active ones (repeatable).", show_default=False)] = None,
     evaluation_model: Annotated[Optional[list[str]], typer.Option("--evaluation-model", metavar="MODEL", help="Evaluation model instead of the for_evaluation ones (repeatable).", show_default=False)] = None,
     replicates: Annotated[Optional[list[str]], typer.Option("--replicates", metavar="STAGE=N", help="Override a replicate count: STAGE=N (repeatable).", show_default=False)] = None,
@@ -39,15 +40,18 @@ def cohorts_simulate(
 ):
     """Simulate a cohort rebuild in every mode, without writing.
 
-    The selected essays are rebuilt in each mode side by side.
+    Spec era (a cohort has spec/config.yaml): --cohort ID compiles that cohort's spec as the
+    pipeline's build does (mode spec): the planned generations under the IDs the build reserves,
+    which of them exist, and the LLM calls materializing them costs.
 
-    Modes: regenerate, reuse-drafts, reuse-essays, reuse-essays+fill-up, current (today's
-    behaviour), and with --cartesian the Cartesian build and rebuild (fixed replicates, and the
-    2025-09-30..10-04 allocator). Per mode and stage: reused and new generations (real
-    deterministic IDs, the allocator's first-gap rule, legacy IDs invisible to it) and LLM calls.
-    Input: --selection FILE, --essay ID, --sample N, or the data root's 2_tasks/selected_essays.txt.
+    Before it: for selected essays the modes regenerate, reuse-drafts, reuse-essays,
+    reuse-essays+fill-up and current, and with --cartesian the Cartesian build and rebuild
+    (fixed replicates, and the 2025-09-30..10-04 allocator). Input: --selection FILE, --essay ID,
+    --sample N, or the data root's 2_tasks/selected_essays.txt (not on a spec-era store).
 
-    Example: lineage cohorts simulate data/ --sample 5 --seed 1 --detail --format md
+    Per mode and stage: reused and new generations (real deterministic IDs) and LLM calls.
+
+    Example: lineage cohorts simulate data/ --cohort spec-tie-pair-tuple --format json
     """
     from lineage.analyses import cohorts
     from lineage.render.cohorts import simulation_summary, write_simulation
@@ -63,8 +67,8 @@ def cohorts_simulate(
         chosen = cohorts.SelectionInput(source="--essay", essays=[e.strip() for e in essay if e.strip()])
     store, _ = load_store(data_root, no_progress)
     sim = cohorts.simulate(store, selection=chosen, sample=(sample, seed) if sample else None, cartesian=cartesian,
-                           evaluation_templates=evaluation_template, evaluation_models=evaluation_model,
-                           replicates=overrides, force=force)
+                           cohort=cohort, evaluation_templates=evaluation_template,
+                           evaluation_models=evaluation_model, replicates=overrides, force=force)
     for warning in sim.warnings:
         warn(warning)
     if not detail:

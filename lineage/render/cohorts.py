@@ -44,4 +44,6 @@ def simulation_summary(sim: Simulation) -> str:
         what.append(count(len(sim.document['input']['essays']), 'selected essay'))
     if sim.document["cartesian"]:
         what.append(f"cohort {sim.document['cartesian']['cohort_id']}")
+    if sim.document.get("spec"):
+        what.append(f"cohort {sim.document['spec']['cohort_id']} from its spec")
     return f"simulated {' and '.join(what)}; LLM calls: {totals}"

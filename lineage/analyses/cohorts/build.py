@@ -127,7 +127,7 @@ class Build:
     """The generations one build schedules, on top of the store (and, for a rebuild, of the
     generations an earlier build materialized)."""
 
-    def __init__(self, index: StoreIndex, config: Config, force: bool, earlier: "Build | None" = None):
+    def __init__(self, index: StoreIndex, config: Config | None, force: bool, earlier: "Build | None" = None):
         self.index, self.config, self.force = index, config, force
         self.items: dict[tuple[str, str], Item] = {}
         # What an earlier build left on disk: its new folders exist now, and every generation it
@@ -138,6 +138,10 @@ class Build:
             self.made = {**earlier.made, **earlier.new_modes}
             self.done = set(earlier.done) | set(earlier.items)
         self.new_modes: dict[tuple[str, str], str] = {}
+
+    def mode_of(self, g: Generation) -> str:
+        """The mode an existing generation runs in: its metadata's, as written."""
+        return g.mode
 
     def taken(self, stage: str, gen_id: str) -> bool:
         return gen_id in self.index.by_stage[stage] or (stage, gen_id) in self.made
@@ -157,12 +161,12 @@ class Build:
         key = (stage, gen_id)
         g = self.index.by_stage[stage].get(gen_id)
         if key in self.done:  # materialized by the earlier build: raw.txt exists now
-            mode = g.mode if g is not None and g.meta is not None else self.made.get(key, new_mode)
+            mode = self.mode_of(g) if g is not None and g.meta is not None else self.made.get(key, new_mode)
             item = Item(stage, gen_id, new=False, llm=self.force and mode == "llm",
                         legacy=g is not None and g.id_kind == ids.LEGACY, clash=allocated)
         elif g is not None:
             # Metadata is written only when missing: an unreadable one gets the mode of this build.
-            mode = g.mode if g.meta is not None else new_mode
+            mode = self.mode_of(g) if g.meta is not None else new_mode
             item = Item(stage, gen_id, new=False, llm=llm_call(stage, mode, g.files, self.force),
                         legacy=g.id_kind == ids.LEGACY, clash=allocated)
         else:

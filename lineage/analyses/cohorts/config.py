@@ -21,6 +21,18 @@ class ConfigError(UsageError):
     """A configuration file the simulation needs is missing or unusable (exit 2)."""
 
 
+class MissingColumn(ConfigError):
+    """A 1_raw CSV without a column the simulation reads; `columns` names them."""
+
+    def __init__(self, message: str, columns: list[str]):
+        super().__init__(message)
+        self.columns = columns
+
+
+# The selection flags of 1_raw CSVs before the spec DSL; stores of the spec era have none.
+FLAG_COLUMNS = frozenset({"active", "for_generation", "for_evaluation"})
+
+
 @dataclass
 class Config:
     replicates: dict[str, int]
@@ -47,7 +59,7 @@ def read_csv(root: str, rel: str, required: Iterable[str]) -> list[dict[str, str
     header = [h.strip().lower() for h in rows[0]] if rows else []
     missing = [c for c in required if c not in header]
     if missing:
-        raise ConfigError(f"{rel} lacks column {', '.join(repr(c) for c in missing)}")
+        raise MissingColumn(f"{rel} lacks column {', '.join(repr(c) for c in missing)}", missing)
     return [dict(zip(header, (c.strip() for c in row))) for row in rows[1:] if any(c.strip() for c in row)]
 
 

@@ -1,5 +1,9 @@
-"""The whole simulation: every mode for the selected essays and/or a Cartesian cohort, side by
-side, with the legacy generations each reuses or regenerates."""
+"""The whole simulation: every mode for the selected essays, a Cartesian cohort and/or a cohort
+built from its spec, side by side, with the legacy generations each reuses or regenerates.
+
+Which modes apply depends on the store's era (lineage.analyses.cohorts.spec.store_era): a cohort
+with a spec is built from it (`spec`), never as the Cartesian product of its manifest, and a
+spec-era store has no default input (its 2_tasks selection file, if any, is no longer read)."""
 
 from __future__ import annotations
 
@@ -9,15 +13,17 @@ from typing import Any
 
 from lineage.analyses.cohorts.build import (Build, EssayCase, Item, StoreIndex, resolve_essay, simulate_cartesian,
                                             simulate_essay)
-from lineage.analyses.cohorts.config import Config, cohort_manifest, load_config
+from lineage.analyses.cohorts.config import FLAG_COLUMNS, Config, ConfigError, MissingColumn, cohort_manifest, load_config
 from lineage.analyses.cohorts.inputs import SelectionInput, default_selection, directive_choice
 from lineage.analyses.cohorts.modes import ESSAY_MODES, MODE_DESCRIPTIONS, SUMMARY_COLUMNS
+from lineage.analyses.cohorts.spec import SPEC_MODES, Era, simulate_spec, store_era
 from lineage.core import ids
 from lineage.core.model import Store
 from lineage.core.status import UsageError
 from lineage.loaders.lineage_graph import LineageGraph
 
 STAGES = ids.STAGES
+DESCRIPTIONS = {**MODE_DESCRIPTIONS, **dict(SPEC_MODES)}
 
 
 @dataclass
@@ -42,24 +48,41 @@ def sample_legacy(index: StoreIndex, n: int, seed: int) -> tuple[SelectionInput,
 
 
 def simulate(source: Store | LineageGraph, *, selection: SelectionInput | None = None,
-             sample: tuple[int, int] | None = None, cartesian: str | None = None,
+             sample: tuple[int, int] | None = None, cartesian: str | None = None, cohort: str | None = None,
              evaluation_templates: list[str] | None = None, evaluation_models: list[str] | None = None,
              replicates: dict[str, int] | None = None, force: bool = False) -> Simulation:
-    """Simulate every mode for the selected essays and/or a Cartesian cohort. Reads only the
-    scanned store and the 1_raw CSVs; writes nothing."""
+    """Simulate every mode for the selected essays, a Cartesian cohort and/or a cohort built
+    from its spec. Reads only the scanned store, the 1_raw CSVs and the spec; writes nothing."""
     store = source.store if isinstance(source, LineageGraph) else source
-    run = _Run(StoreIndex(store), store, force, dict(evaluation_templates=evaluation_templates,
-                                                      evaluation_models=evaluation_models, replicates=replicates))
+    flags = dict(evaluation_templates=evaluation_templates, evaluation_models=evaluation_models, replicates=replicates)
+    only_spec = cohort is not None and selection is None and sample is None and cartesian is None
+    if only_spec and any(flags.values()):
+        raise UsageError("--evaluation-template, --evaluation-model and --replicates do not apply to --cohort: "
+                         "the spec decides its templates, models and replicates")
+    run = _Run(StoreIndex(store), store, force, flags)
     if sample is not None:
         selection, more = sample_legacy(run.index, *sample)
         run.warnings += more
-    if selection is None and cartesian is None:
-        selection = default_selection(store)
+    if selection is None and cartesian is None and cohort is None:
+        selection = _default_input(store, run.era)
     if selection is not None:
         run.selected(selection)
     if cartesian is not None:
         run.cartesian(cartesian)
+    if cohort is not None:
+        run.spec(cohort)
     return run.finish()
+
+
+def _default_input(store: Store, era: Era) -> SelectionInput:
+    """The input when none is given: the 2_tasks selection file, before the spec era only."""
+    if not era.spec:
+        return default_selection(store)
+    cohorts = f"cohorts with a spec: {', '.join(era.spec_cohorts)}" if era.spec_cohorts else "no cohort has one yet"
+    also = ("; --selection 2_tasks/selected_essays.txt still simulates the curated modes of the earlier era"
+            if any(s.stage == "essay" for s in store.selections) else "")
+    raise UsageError(f"a spec-era store ({era.reason}): cohorts are built from their spec; pass --cohort ID "
+                     f"({cohorts}){also}")
 
 
 class _Run:
@@ -70,11 +93,29 @@ class _Run:
         self.warnings: list[str] = []
         self.builds: list[tuple[str, Build]] = []
         self.doc: dict[str, Any] = {"data_root": store.root, "force": force, "input": None, "cartesian": None,
-                                    "parameters": {}}
+                                    "spec": None, "parameters": {}}
         self.detail_rows: list[dict] = []
         self.detail_doc: list[dict] = []
         self.reach: dict[str, set[str]] = {s: set() for s in STAGES}  # legacy generations in the selected lineages
         self.chosen_mode = ""
+        self._era: Era | None = None
+
+    @property
+    def era(self) -> Era:
+        if self._era is None:
+            self._era = store_era(self.store)
+        return self._era
+
+    def config(self, **extra) -> Config:
+        """The rebuild parameters of the earlier era's modes; on a spec-era store, a missing
+        `active` or `for_*` column says what to do instead."""
+        try:
+            return load_config(self.store.root, **self.flags, **extra)
+        except MissingColumn as exc:
+            if FLAG_COLUMNS.isdisjoint(exc.columns) or not self.era.spec_cohorts:
+                raise
+            raise ConfigError(f"{exc} (a spec-era store: simulate a cohort built from its spec with --cohort ID, "
+                              "or name --evaluation-template and --evaluation-model)") from None
 
     def selected(self, selection: SelectionInput) -> None:
         """The curated modes for selected essays."""
@@ -90,7 +131,7 @@ class _Run:
         if not cases:
             raise UsageError(f"no selected essay can be simulated ({selection.source}: "
                              f"{len(selection.essays)} IDs, {len(skipped)} skipped)")
-        cfg = load_config(self.store.root, **self.flags)
+        cfg = self.config()
         _warn_empty(cfg, self.warnings)
         self.chosen_mode = directive_choice(selection)
         if selection.from_file and selection.directive_mode and not self.chosen_mode:
@@ -117,8 +158,12 @@ class _Run:
     def cartesian(self, cohort_id: str) -> None:
         """A Cartesian cohort from its manifest: built, and built again, with fixed replicates and
         with the allocator."""
+        if cohort_id in self.era.spec_cohorts:
+            raise UsageError(f"cohort {cohort_id!r} has a spec (cohorts/{cohort_id}/spec/config.yaml): its build "
+                             "compiles the spec (ties, pairs, tuples, replicates), not the Cartesian product of "
+                             f"its manifest; use --cohort {cohort_id}")
         manifest, rel = cohort_manifest(self.store, cohort_id)
-        cfg = load_config(self.store.root, **self.flags, manifest=manifest, manifest_path=rel)
+        cfg = self.config(manifest=manifest, manifest_path=rel)
         _warn_empty(cfg, self.warnings)
         params = _parameters(cfg)
         params.update(combos=cfg.combos, draft_templates=cfg.draft_templates, essay_templates=cfg.essay_templates,
@@ -136,6 +181,14 @@ class _Run:
             self.warnings.append(f"{rel}: the Cartesian product is empty (combos, templates or models): "
                                  "nothing scheduled")
 
+    def spec(self, cohort_id: str) -> None:
+        """A cohort built from its spec, as the pipeline builds it since 2025-10-02."""
+        made = simulate_spec(self.store, self.index, cohort_id, self.force)
+        self.doc["spec"] = made.document
+        self.doc["parameters"]["spec"] = made.parameters
+        self.warnings += made.warnings
+        self.builds.append(("spec", made.build))
+
     def finish(self) -> Simulation:
         summary_rows, modes_doc = [], []
         counts_of = {mode: build.counts() for mode, build in self.builds}
@@ -148,7 +201,7 @@ class _Run:
                                      **{k: counts[stage][k] for k in SUMMARY_COLUMNS[3:]}})
             summary_rows.append({"mode": mode, "directive": directive, "stage": "total",
                                  **{k: total[k] for k in SUMMARY_COLUMNS[3:]}})
-            modes_doc.append({"mode": mode, "description": MODE_DESCRIPTIONS[mode],
+            modes_doc.append({"mode": mode, "description": DESCRIPTIONS[mode],
                               "selected_by_directive": bool(directive), "stages": counts,
                               "llm_calls": total["llm_calls"],
                               "duplicates": [{"stage": i.stage, "new_id": i.gen_id, "duplicates": i.duplicates}
