@@ -1,7 +1,8 @@
 """The console examples of the README and of docs/ are run, and their output compared.
 
-A ```console block is a script: each `$ ` line runs in bash, in a folder that holds a copy of
-`examples/data` at `examples/data` (the blocks of one page share that folder, in order), with
+A ```console block is a script: each `$ ` line runs in bash, in a folder that holds copies of
+the stores it may name at their paths in the repository, `examples/data` and the spec-era store
+`tests/fixtures/upstream-2849708/data` (the blocks of one page share that folder, in order), with
 80 columns and no colour. The lines after a command are its output, stdout and stderr as a
 terminal shows them (blank lines aside). `...` stands for any text within a line; a line that is only `...` stands
 for any number of lines. A command shown without output must exit 0 or 1 (findings); one whose
@@ -20,6 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+STORES = ("examples/data", "tests/fixtures/upstream-2849708/data")
 
 
 def console_blocks(text: str) -> list[list[str]]:
@@ -52,7 +54,8 @@ def page_id(page: Path) -> str:
 
 @pytest.mark.parametrize("page", [p for p in PAGES if examples(p)], ids=page_id)
 def test_console_examples_run_as_shown(page, tmp_path):
-    shutil.copytree(REPO / "examples" / "data", tmp_path / "examples" / "data", symlinks=True)
+    for store in STORES:
+        shutil.copytree(REPO / store, tmp_path / store, symlinks=True)
     bin_dir = os.path.dirname(sys.executable)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("NEO4J_", "LINEAGE_", "DAYDREAMING_")) and k not in ("FORCE_COLOR",)}
