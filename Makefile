@@ -26,6 +26,9 @@ fuzz: $(BIN)/lineage
 crash-test: $(BIN)/lineage
 	LINEAGE_CRASH_RUNS=40 $(BIN)/python -m pytest tests/test_crash_random.py
 
+# The audit against the floor, per phase (bench/audit.py): on first use it writes a store of
+# 100,000 generations (about 2.7 GB) to $TMPDIR/lineage-bench-100000 (or /tmp/...) and keeps it for
+# later runs; it says so before writing, and prints each turn as it goes.
 bench: $(BIN)/lineage
 	$(BIN)/python bench/audit.py --generations 100000
 
