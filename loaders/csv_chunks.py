@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from itertools import chain, islice, repeat
 from typing import Iterable, Iterator, Sequence
 
-from lineage.loaders.files import open_regular
+from lineage.core.files import open_regular
 
 MAX_FIELD = 16 * 1024 * 1024
 BLOCK = 4 << 20  # bytes of whole lines split at a time

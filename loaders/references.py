@@ -11,7 +11,7 @@ from typing import Iterator, Sequence
 
 from lineage.core import ids
 from lineage.core.model import References, Selection, Store
-from lineage.loaders.files import open_regular
+from lineage.core.files import open_regular
 from lineage.loaders.walk import entries, is_file_to_read, is_folder_to_read, read_csv, rel_path, skip
 
 SELECTION_FILES = {"selected_essays.txt": "essay", "selected_drafts.txt": "draft"}

@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from lineage.loaders import files, store
+from lineage.core import files
+from lineage.loaders import store
 
 DRAFT = {"stage": "draft", "gen_id": "d_5ezrffv9uf3lr37d", "mode": "llm", "template_id": "t",
          "combo_id": "c", "llm_model_id": "m", "replicate": 1}

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from conftest import run_audit
 from lineage import migrate
 from lineage.cli import app
-from lineage.loaders.files import sha256_file
+from lineage.core.files import sha256_file
 from lineage.migrate.journal import CRASH_ENV, Lock
 from lineage.render.plans import STEP_COLUMNS
 from lineage import synthetic

@@ -47,7 +47,7 @@ def key_of(finding: Finding) -> Key:
 
 def read(path: str | os.PathLike) -> Baseline:
     """The baseline in a report file; BaselineError when it is missing, not JSON or no report."""
-    from lineage.loaders.files import read_input
+    from lineage.core.files import read_input
 
     raw = read_input(path, f"baseline {os.fspath(path)}", MAX_BYTES)  # a regular file only
     try:

@@ -6,7 +6,7 @@ import os
 from collections import defaultdict
 from typing import Any
 
-from lineage.loaders.files import sha256_file
+from lineage.core.files import sha256_file
 from lineage.core.model import Store
 
 

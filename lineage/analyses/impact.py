@@ -16,7 +16,7 @@ import orjson
 
 from lineage.core import ids
 from lineage.loaders.csv_chunks import read_small
-from lineage.loaders.files import MAX_INPUT_BYTES, open_regular
+from lineage.core.files import MAX_INPUT_BYTES, open_regular
 from lineage.loaders.store import MAX_METADATA_BYTES, read_capped
 from lineage.loaders.walk import in_store
 from lineage.loaders.lineage_graph import LineageGraph, of

@@ -9,14 +9,13 @@ prompt are the ways in).
 
 from __future__ import annotations
 
-import errno
 import os
-import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from lineage.core.files import read_input
 from lineage.core.model import SEVERITIES
 from lineage.core.status import UsageError
 
@@ -215,33 +214,10 @@ def _lineage_table(path: Path) -> dict[str, Any] | None:
 
 def _parse(path: Path) -> dict[str, Any]:
     try:
-        text = _read(path).decode("utf-8")
+        text = read_input(path, str(path), MAX_BYTES).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 (byte {exc.start})") from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-
-
-def _read(path: Path) -> bytes:
-    """The bytes of a regular file of at most MAX_BYTES. Opened non-blocking and checked with
-    fstat before the first read, as every file the tool reads: a FIFO or a device named
-    pyproject.toml must not stall the command."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    with os.fdopen(fd, "rb", buffering=0) as fh:
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise OSError(errno.EINVAL, "not a regular file")
-            if st.st_size > MAX_BYTES:
-                raise ConfigError(f"{path} is larger than {MAX_BYTES // (1024 * 1024)} MiB")
-            data = fh.read(MAX_BYTES + 1)
-        except OSError as exc:
-            raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise ConfigError(f"{path} is larger than {MAX_BYTES // (1024 * 1024)} MiB")
-    return data

@@ -25,7 +25,7 @@ from typing import Callable
 
 import orjson
 
-from lineage.loaders.files import sha256_bytes, sha256_file
+from lineage.core.files import sha256_bytes, sha256_file
 from lineage.migrate.journal import Checkpoints, Journal, JournalState, Lock, atomic_write, fsync_dir
 from lineage.migrate.dagster import DagsterPartitions, dagster_available
 from lineage.migrate.edits import apply_edits

@@ -352,7 +352,7 @@ def dumps_plan(plan: Plan) -> bytes:
 def load_plan(path: str) -> tuple[Plan, str]:
     """The plan and the sha256 of its bytes; a UsageError when it is not a plan (or not a
     regular file: a FIFO or a device named as the plan is refused before it is read)."""
-    from lineage.loaders.files import read_input
+    from lineage.core.files import read_input
 
     raw = read_input(path, f"plan {path}", MAX_PLAN_BYTES)  # a regular file: not a FIFO, not /dev/zero
     try:

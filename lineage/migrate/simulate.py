@@ -10,7 +10,7 @@ import tempfile
 from typing import Callable
 
 from lineage.core import ids
-from lineage.loaders.files import sha256_file
+from lineage.core.files import sha256_file
 from lineage.loaders.walk import is_inside
 from lineage.migrate.executor import Executor
 from lineage.migrate.plan import Plan, WriteStep

@@ -35,7 +35,7 @@ def _from_file(selection: Selection) -> SelectionInput:
 def read_selection_file(path: str) -> SelectionInput:
     """--selection FILE: a regular file of at most MAX_INPUT_BYTES (a FIFO or a device is refused
     before anything is read from it)."""
-    from lineage.loaders.files import read_input
+    from lineage.core.files import read_input
 
     raw = read_input(path)
     try:
