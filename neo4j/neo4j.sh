@@ -7,6 +7,9 @@
 #   neo4j/neo4j.sh status [--ephemeral]
 #   neo4j/neo4j.sh stop  [--ephemeral]
 #   neo4j/neo4j.sh home  [--ephemeral]           print the instance's folder
+#   neo4j/neo4j.sh import [--ephemeral] [--timeout N] -- ARGS...
+#                         stop the server, run `neo4j-admin database import full neo4j ARGS...`
+#                         (replacing database neo4j), start the server again and wait for it
 #
 # Persistent mode (default): full server, auth on, password from NEO4J_PASSWORD,
 # home in $LINEAGE_NEO4J_HOME. Ephemeral mode (--ephemeral or LINEAGE_NEO4J_EPHEMERAL=1):
@@ -30,6 +33,8 @@ HEAP="${LINEAGE_NEO4J_HEAP:-1g}"
 PAGECACHE="${LINEAGE_NEO4J_PAGECACHE:-512m}"
 WAIT_TIMEOUT="${LINEAGE_NEO4J_WAIT_TIMEOUT:-120}"
 STOP_TIMEOUT="${LINEAGE_NEO4J_STOP_TIMEOUT:-60}"
+IMPORT_HEAP="${LINEAGE_NEO4J_IMPORT_HEAP:-1g}"
+IMPORT_MEMORY="${LINEAGE_NEO4J_IMPORT_MEMORY:-2g}"
 PERSISTENT_HOME="${LINEAGE_NEO4J_HOME:-$HOME/.local/share/lineage/neo4j}"
 EPHEMERAL_HOME="${LINEAGE_NEO4J_EPHEMERAL_HOME:-${TMPDIR:-/tmp}/lineage-neo4j-ephemeral-$(id -u)-$BOLT_PORT}"
 EPHEMERAL_TAG=".lineage-neo4j-ephemeral"
@@ -41,7 +46,7 @@ die() { echo "neo4j.sh: error: $*" >&2; exit 1; }
 note() { echo "neo4j.sh: $*" >&2; }
 
 usage() {
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # ---------------------------------------------------------------- options
@@ -49,6 +54,7 @@ usage() {
 EPHEMERAL=0
 HARNESS=0
 START_WAIT=0
+IMPORT_ARGS=()
 case "${LINEAGE_NEO4J_EPHEMERAL:-0}" in 1 | true | yes) EPHEMERAL=1 ;; esac
 
 parse_options() {
@@ -60,11 +66,13 @@ parse_options() {
             --timeout) (($# >= 2)) || die "--timeout needs a number of seconds"; WAIT_TIMEOUT=$2; shift ;;
             --timeout=*) WAIT_TIMEOUT=${1#--timeout=} ;;
             -h | --help) usage; exit 0 ;;
+            --) shift; IMPORT_ARGS=("$@"); break ;;
             *) die "unknown option: $1 (see --help)" ;;
         esac
         shift
     done
     local v
+    [[ ${#IMPORT_ARGS[@]} == 0 || $command == import ]] || die "arguments after -- are for the import command only"
     for v in BOLT_PORT HTTP_PORT WAIT_TIMEOUT STOP_TIMEOUT; do
         [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number, got '${!v}'"
     done
@@ -76,6 +84,7 @@ parse_options() {
     PASSWORD_FILE="$NEO4J_HOME_DIR/password" # ephemeral only
     STATE_FILE="$NEO4J_HOME_DIR/run/instance"
     CONSOLE_LOG="$NEO4J_HOME_DIR/logs/console.log"
+    IMPORT_LOG="$NEO4J_HOME_DIR/logs/import.log"
 }
 
 # ---------------------------------------------------------------- fetch
@@ -172,6 +181,10 @@ load_state() { # ports and kind the instance was started with
         BOLT_PORT=$(sed -n 's/^bolt_port=//p' "$STATE_FILE")
         HTTP_PORT=$(sed -n 's/^http_port=//p' "$STATE_FILE")
         KIND=$(sed -n 's/^kind=//p' "$STATE_FILE")
+        # The memory it was started with, so that a restart (import) keeps it.
+        local v
+        v=$(sed -n 's/^heap=//p' "$STATE_FILE"); [[ -z $v ]] || HEAP=$v
+        v=$(sed -n 's/^pagecache=//p' "$STATE_FILE"); [[ -z $v ]] || PAGECACHE=$v
     fi
 }
 
@@ -338,7 +351,7 @@ cmd_start() {
 
     local kind=server
     ((HARNESS)) && kind=harness
-    printf 'kind=%s\nbolt_port=%s\nhttp_port=%s\n' "$kind" "$BOLT_PORT" "$HTTP_PORT" >"$STATE_FILE"
+    printf 'kind=%s\nbolt_port=%s\nhttp_port=%s\nheap=%s\npagecache=%s\n' "$kind" "$BOLT_PORT" "$HTTP_PORT" "$HEAP" "$PAGECACHE" >"$STATE_FILE"
 
     if ((EPHEMERAL)); then
         make_ephemeral_password
@@ -346,6 +359,13 @@ cmd_start() {
         set_initial_password "$NEO4J_PASSWORD"
     fi
 
+    launch
+}
+
+# Start the JVM on the prepared home (conf written, password set) and, with --wait, wait.
+launch() {
+    local pid kind=server
+    ((HARNESS)) && kind=harness
     jvm_opts
     local cmd
     if ((HARNESS)); then
@@ -428,26 +448,81 @@ cmd_status() {
     print_urls
 }
 
+stop_pid() { # SIGTERM, then SIGKILL after STOP_TIMEOUT
+    local pid=$1
+    kill -TERM "$pid" 2>/dev/null || true
+    local deadline=$((SECONDS + STOP_TIMEOUT))
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
+    if kill -0 "$pid" 2>/dev/null; then
+        note "pid $pid still running after $STOP_TIMEOUT s, sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+        while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    fi
+}
+
 cmd_stop() {
     local pid
     pid=$(running_pid)
     if [[ -z $pid ]]; then
         echo "neo4j ($MODE_NAME): not running"
     else
-        kill -TERM "$pid" 2>/dev/null || true
-        local deadline=$((SECONDS + STOP_TIMEOUT))
-        while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.2; done
-        if kill -0 "$pid" 2>/dev/null; then
-            note "pid $pid still running after $STOP_TIMEOUT s, sending SIGKILL"
-            kill -KILL "$pid" 2>/dev/null || true
-            while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
-        fi
+        stop_pid "$pid"
         echo "neo4j ($MODE_NAME): stopped (pid $pid)"
     fi
     rm -f "$PID_FILE"
     if ((EPHEMERAL)) && [[ -f $NEO4J_HOME_DIR/$EPHEMERAL_TAG ]]; then
         rm -rf "$NEO4J_HOME_DIR"
     fi
+}
+
+# ---------------------------------------------------------------- import
+
+# Community Neo4j cannot stop one database (STOP DATABASE is an Enterprise command), and the
+# import tool needs database neo4j offline: so the whole server stops, the tool replaces the
+# database, and the server starts again on the same home, ports and password (the system
+# database, which holds the password, is not touched).
+cmd_import() {
+    ((${#IMPORT_ARGS[@]})) || die "import needs the arguments of 'neo4j-admin database import full' after --"
+    [[ -f $NEO4J_HOME_DIR/conf/neo4j.conf && -d $NEO4J_HOME_DIR/data ]] ||
+        die "no Neo4j home at $NEO4J_HOME_DIR; run '$0 start$(mode_flag)' first"
+    if ((EPHEMERAL)); then
+        [[ -f $NEO4J_HOME_DIR/$EPHEMERAL_TAG && -O $NEO4J_HOME_DIR ]] || die "$NEO4J_HOME_DIR is not an ephemeral Neo4j home of this user"
+    fi
+    load_state
+    [[ $KIND == server ]] || die "the in-process harness cannot import; start the ephemeral server without --harness"
+    HARNESS=0
+    START_WAIT=1
+    cmd_fetch
+    find_java
+    local pid start=$SECONDS
+    pid=$(running_pid)
+    if [[ -n $pid ]]; then
+        stop_pid "$pid"
+        note "stopped neo4j ($MODE_NAME, pid $pid) for the import"
+    fi
+    rm -f "$PID_FILE"
+    local p
+    for p in "$BOLT_PORT" "$HTTP_PORT"; do
+        ! port_open "$p" || die "port $p on 127.0.0.1 is in use by another process"
+    done
+    write_conf
+    rm -rf "$NEO4J_HOME_DIR/run/tmp"
+    mkdir -p "$NEO4J_HOME_DIR/run/tmp"
+    local status=0
+    NEO4J_HOME="$NEO4J_HOME_DIR" NEO4J_CONF="$NEO4J_HOME_DIR/conf" \
+        "$JAVA" "-Xms$IMPORT_HEAP" "-Xmx$IMPORT_HEAP" -XX:+UseG1GC -Dfile.encoding=UTF-8 \
+        "-Djava.io.tmpdir=$NEO4J_HOME_DIR/run/tmp" --add-opens=java.base/java.nio=ALL-UNNAMED \
+        --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --enable-native-access=ALL-UNNAMED \
+        -cp "$LIB_DIR/*" "$ADMIN_CLASS" database import full neo4j --overwrite-destination=true \
+        "--max-off-heap-memory=$IMPORT_MEMORY" "--report-file=$NEO4J_HOME_DIR/logs/import.report" \
+        "${IMPORT_ARGS[@]}" >"$IMPORT_LOG" 2>&1 </dev/null || status=$?
+    if ((status)); then
+        echo "---- last 40 lines of $IMPORT_LOG" >&2
+        tail -n 40 "$IMPORT_LOG" >&2
+        die "neo4j-admin database import full failed (exit $status); the server stays stopped (log: $IMPORT_LOG)"
+    fi
+    echo "import: $(grep -m1 'IMPORT DONE' "$IMPORT_LOG" | sed 's/\. *$//') ($((SECONDS - start)) s with the stop)"
+    launch
 }
 
 # ---------------------------------------------------------------- main
@@ -463,7 +538,8 @@ case "$command" in
     status) cmd_status ;;
     stop) cmd_stop ;;
     home) echo "$NEO4J_HOME_DIR" ;;
+    import) cmd_import ;;
     -h | --help | help) usage ;;
     "") usage; exit 2 ;;
-    *) die "unknown command: $command (fetch, start, stop, status, wait, home)" ;;
+    *) die "unknown command: $command (fetch, start, stop, status, wait, home, import)" ;;
 esac
