@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from lineage.loaders.graph_model import GraphData, build
+from lineage.loaders.neo4j_shape import NODE_LABELS, REL_TYPES, node_row, nodes_by_labels, rel_rows
 from lineage.core.model import Store
 from lineage.core.status import LineageError, UsageError
 
@@ -35,14 +36,6 @@ SCHEMA = [
     "CREATE INDEX artifact_root IF NOT EXISTS FOR (n:Artifact) ON (n.root)",
     "CREATE INDEX problem_root IF NOT EXISTS FOR (n:Problem) ON (n.root)",
 ]
-
-# Labels and relationship types come from this fixed list, never from data, so they may be
-# spelled into the query text (Cypher cannot take a label as a parameter).
-NODE_LABELS = {
-    ("Generation", "Draft"), ("Generation", "Essay"), ("Generation", "Evaluation"),
-    ("Missing",), ("Cohort",), ("Artifact",), ("Problem",),
-}
-REL_TYPES = ("DERIVED_FROM", "INCLUDES", "REFERENCES")
 
 
 def _create_nodes_query(labels: tuple[str, ...]) -> str:
@@ -148,6 +141,7 @@ class LoadStats:
     nodes: int
     relationships: int
     seconds: float
+    phases: dict[str, float] = field(default_factory=dict)  # seconds: prepare, delete, nodes, relationships
 
     @property
     def rows_per_second(self) -> float:
@@ -171,19 +165,13 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
     neo4j = driver_module()
     start = time.perf_counter()
     load_id = uuid.uuid4().hex
-    nodes_by_labels: dict[tuple[str, ...], list[dict]] = {}
-    for props in data.nodes:
-        row = {k: v for k, v in props.items() if v is not None and k != "labels"}
-        row["root"], row["uid"] = root, f"{root}|{props['key']}"
-        nodes_by_labels.setdefault(props["labels"], []).append(row)
+    rows_by_labels = {labels: [node_row(root, props) for props in group]
+                      for labels, group in nodes_by_labels(data).items()}
     rels_by_type: dict[str, list[dict]] = {}
-    prefix = f"{root}|"
     for edges in data.edges:
-        rels_by_type.setdefault(edges.type, []).extend(
-            {"s": prefix + src, "d": prefix + dst,
-             "p": {k: v for k, v in edges.place(i).items() if v is not None}}
-            for i, (src, dst) in enumerate(zip(edges.sources, edges.targets)))
+        rels_by_type.setdefault(edges.type, []).extend(rel_rows(root, edges))
 
+    phases = {"prepare": time.perf_counter() - start}
     driver = conn.driver()
     marked = False  # whether the root's graph is marked as loading (and so refused until done)
     try:
@@ -196,20 +184,24 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
                 "MERGE (l:LoadRun {root: $root}) SET l.status = 'loading', l.load_id = $load_id, "
                 "l.started = datetime(), l.finished = null", root=root, load_id=load_id).consume())
             marked = True
+            lap = time.perf_counter()
             while True:
                 deleted = session.execute_write(lambda tx: tx.run(
                     "MATCH (n:Lineage {root: $root}) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS c",
                     root=root, limit=batch).single()["c"])
                 if not deleted:
                     break
+            phases["delete"], lap = time.perf_counter() - lap, time.perf_counter()
             # Nodes first: relationships find both ends through the uid constraint's index.
-            work = [(_create_nodes_query(labels), rows) for labels, rows in nodes_by_labels.items()]
-            work += [(_create_rels_query(rel_type), rows) for rel_type, rows in rels_by_type.items()]
-            for query, rows in work:
+            work = [("nodes", _create_nodes_query(labels), rows) for labels, rows in rows_by_labels.items()]
+            work += [("relationships", _create_rels_query(rel_type), rows) for rel_type, rows in rels_by_type.items()]
+            for phase, query, rows in work:
                 for chunk in _batches(rows, batch):
                     session.execute_write(lambda tx, q=query, c=chunk: tx.run(q, rows=c).consume())
                     if progress:
                         progress(len(chunk))
+                now = time.perf_counter()
+                phases[phase], lap = phases.get(phase, 0.0) + now - lap, now
             n_nodes, n_rels = len(data.nodes), data.relationship_count
             session.execute_write(lambda tx: tx.run(
                 "MATCH (l:LoadRun {root: $root, load_id: $load_id}) SET l.status = 'complete', "
@@ -223,7 +215,67 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
         raise LineageError(f"Neo4j load failed: {reason}{after}") from None
     finally:
         driver.close()
-    return LoadStats(n_nodes, n_rels, time.perf_counter() - start)
+    return LoadStats(n_nodes, n_rels, time.perf_counter() - start, phases)
+
+
+def database_roots(conn: Connection) -> tuple[bool, list[str]]:
+    """(whether the database holds no node at all, the roots loaded into it)."""
+    neo4j = driver_module()
+    driver = conn.driver()
+    try:
+        records, _, _ = driver.execute_query(
+            "OPTIONAL MATCH (n) WITH n LIMIT 1 OPTIONAL MATCH (l:LoadRun) "
+            "RETURN n IS NULL AS empty, collect(l.root) AS roots", database_=conn.database)
+    except neo4j.exceptions.Neo4jError as exc:
+        raise LineageError(neo4j_error(exc, conn)) from None
+    except (neo4j.exceptions.DriverError, OSError) as exc:
+        raise LineageError(f"Neo4j query failed: {type(exc).__name__}: {_short(exc)}") from None
+    finally:
+        driver.close()
+    return bool(records[0]["empty"]), sorted(records[0]["roots"])
+
+
+def finish_import(conn: Connection, files, batch: int = BATCH, index_timeout: int = 3600) -> float:
+    """After `neo4j-admin database import full` of `files` (neo4j_csv.ImportFiles) and a start of
+    the database: make the schema, set the values the files could not hold, check the count, and
+    mark the load complete. Returns the seconds it took."""
+    neo4j = driver_module()
+    start = time.perf_counter()
+    root = files.root
+    driver = conn.driver()
+    try:
+        with driver.session(database=conn.database) as session:
+            found = session.run("MATCH (l:LoadRun {root: $root}) RETURN l.status AS status, l.load_id AS load_id",
+                                root=root).data()
+            if not found or found[0]["load_id"] != files.load_id:
+                raise LineageError(f"the database at {conn.uri} does not hold the import in {files.folder} "
+                                   "(run its neo4j-admin command first, then start the database)")
+            if found[0]["status"] == "complete":
+                return time.perf_counter() - start
+            for statement in SCHEMA:
+                session.run(statement).consume()
+            # The constraint's and indexes' population runs in the background; queries and the
+            # fix-ups below want them online.
+            session.run("CALL db.awaitIndexes($t)", t=index_timeout).consume()
+            for chunk in _batches(files.fixups, batch):
+                session.execute_write(lambda tx, c=chunk: tx.run(
+                    "UNWIND $rows AS r MATCH (n:Lineage {uid: r.uid}) SET n += r.p", rows=c).consume())
+            count = session.run("MATCH (n:Lineage {root: $root}) RETURN count(n) AS c", root=root).single()["c"]
+            if count != files.nodes:
+                raise LineageError(f"the import of {root} holds {count:,} nodes, not {files.nodes:,}; "
+                                   "its graph stays marked incomplete")
+            session.execute_write(lambda tx: tx.run(
+                "MATCH (l:LoadRun {root: $root, load_id: $load_id}) SET l.status = 'complete', "
+                "l.started = datetime($started), l.finished = datetime()",
+                root=root, load_id=files.load_id, started=files.started).consume())
+    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
+        reason = neo4j_error(exc, conn) if isinstance(exc, neo4j.exceptions.Neo4jError) else \
+            f"{type(exc).__name__}: {_short(exc)}"
+        raise LineageError(f"finishing the import failed: {reason}; the graph of {root} stays marked "
+                           "incomplete") from None
+    finally:
+        driver.close()
+    return time.perf_counter() - start
 
 
 class Neo4jBackend:
@@ -238,6 +290,10 @@ class Neo4jBackend:
         if not status:
             self.close()
             raise UsageError(f"no graph of {root} in Neo4j; run `lineage load {root} --backend neo4j` first")
+        if status[0]["status"] == "imported":
+            self.close()
+            raise LineageError(f"the import of {root} is not finished; run `lineage load {root} --finish-import DIR` "
+                               "with the folder of its import files")
         if status[0]["status"] != "complete":
             self.close()
             raise LineageError(f"the last Neo4j load of {root} did not complete; run `lineage load` again")

@@ -2,7 +2,7 @@
 // Parameters: $root.
 MATCH (g:Generation {root: $root})
 WHERE g.meta_status <> 'missing'
-WITH g, [f IN ['parsed.txt', 'parsed_metadata.json', 'raw_metadata.json'] WHERE NOT f IN g.files] AS missing
+WITH g, [f IN ['parsed.txt', 'parsed_metadata.json', 'raw_metadata.json'] WHERE NOT f IN coalesce(g.files, [])] AS missing
 WHERE size(missing) > 0
-RETURN g.stage AS stage, g.gen_id AS gen_id, g.path AS path, missing, 'raw.txt' IN g.files AS has_raw
+RETURN g.stage AS stage, g.gen_id AS gen_id, g.path AS path, missing, 'raw.txt' IN coalesce(g.files, []) AS has_raw
 ORDER BY stage, gen_id, path

@@ -1,0 +1,64 @@
+"""What the lineage graph holds in Neo4j, defined once for both ways of loading it: UNWIND
+batches (neo4j_graph) and the offline import's CSV files (neo4j_csv). Both read the same
+GraphData through these functions, so they give the same graph, node for node and property for
+property.
+
+Every node carries its data root (`root`) and a unique `uid` (root and node key), so several
+roots share a database. A property whose value is None or an empty list is not stored: the
+offline import cannot write an empty list (an empty cell means no property), so neither path
+stores one. Queries read such a list as coalesce(x, []); UNWIND of a missing list gives no rows,
+as of an empty one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from lineage.loaders.graph_model import Edges, GraphData
+
+# Labels and relationship types come from this fixed list, never from data, so they may be
+# spelled into query text and import arguments (Cypher cannot take a label as a parameter).
+NODE_LABELS = {
+    ("Generation", "Draft"), ("Generation", "Essay"), ("Generation", "Evaluation"),
+    ("Missing",), ("Cohort",), ("Artifact",), ("Problem",),
+}
+REL_TYPES = ("DERIVED_FROM", "INCLUDES", "REFERENCES")
+
+
+def uid(root: str, key: str) -> str:
+    return f"{root}|{key}"
+
+
+def stored(value: Any) -> bool:
+    """Whether Neo4j keeps this value: not None, not an empty list."""
+    return value is not None and not (type(value) in (tuple, list) and not value)
+
+
+def node_row(root: str, props: dict[str, Any]) -> dict[str, Any]:
+    """The properties of one node in Neo4j (its labels become labels)."""
+    row = {k: v for k, v in props.items() if k != "labels" and stored(v)}
+    row["root"], row["uid"] = root, uid(root, props["key"])
+    return row
+
+
+def nodes_by_labels(data: GraphData) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    """The nodes' property dicts (as the graph model made them) grouped by labels, in graph order."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for props in data.nodes:
+        groups.setdefault(props["labels"], []).append(props)
+    for labels in groups:
+        assert labels in NODE_LABELS, labels
+    return groups
+
+
+def rel_props(edges: Edges, i: int) -> dict[str, Any]:
+    """The properties of relationship i of a column."""
+    return {k: v for k, v in edges.place(i).items() if stored(v)}
+
+
+def rel_rows(root: str, edges: Edges) -> Iterator[dict[str, Any]]:
+    """The relationships of one column as UNWIND rows: s, d (uids of both ends) and p."""
+    assert edges.type in REL_TYPES, edges.type
+    prefix = f"{root}|"
+    for i, (src, dst) in enumerate(zip(edges.sources, edges.targets)):
+        yield {"s": prefix + src, "d": prefix + dst, "p": rel_props(edges, i)}
