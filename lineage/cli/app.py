@@ -262,12 +262,31 @@ def _password_may_go_to(uri: str, config: "Config", has_password: bool) -> None:
                          f"or the server with --uri or NEO4J_URI")
 
 
-def load_neo4j(store: Store, conn, show_progress: bool) -> None:
-    """Replace the graph of `store` in Neo4j, saying how it went on stderr."""
-    from lineage.loaders.neo4j_graph import load
+def load_neo4j(store: Store, conn, show_progress: bool, method: str = "unwind", fresh: bool = False,
+               csv_dir: Optional[Path] = None) -> None:
+    """Put the graph of `store` into Neo4j, saying how it went on stderr: the offline import
+    into an empty database (lineage.neo4j.importer), else UNWIND batches replacing its graph."""
+    from lineage.loaders.neo4j_graph import load_graph
+    from lineage.loaders.graph_model import build
+    from lineage.neo4j import importer
 
+    data = build(store)
+    if method != "unwind" and importer.choose(conn, method, fresh, len(data.nodes) + data.relationship_count) == "import":
+        start = time.perf_counter()
+        result = importer.import_load(conn, store.root, data, str(csv_dir) if csv_dir else None, say)
+        if not result.imported:
+            for line in importer.instructions(result.files, store.root, conn.database):
+                say(line)
+            typer.echo(importer.admin_command(result.files, conn.database or importer.COMMUNITY_DATABASE))
+            return
+        seconds = time.perf_counter() - start
+        say(f"imported {count(result.files.nodes, 'node')} and {count(result.files.relationships, 'relationship')} "
+            f"into {conn.uri} in {seconds:.1f}s ({result.rows / seconds:,.0f} rows/s; files "
+            f"{result.phases['csv']:.1f}s, stop-import-start {result.phases['import']:.1f}s, "
+            f"schema {result.phases['finish']:.1f}s)")
+        return
     with progress(show_progress, "loading into Neo4j", "rows") as advance:
-        stats = load(conn, store, progress=advance)
+        stats = load_graph(conn, store.root, data, progress=advance)
     say(f"loaded {count(stats.nodes, 'node')} and {count(stats.relationships, 'relationship')} into "
         f"{conn.uri} in {stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s)")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -20,10 +21,20 @@ from lineage.render.formats import emit_rows
 from lineage.core.text import count
 
 
+class LoadMethod(str, Enum):
+    auto = "auto"
+    import_ = "import"
+    unwind = "unwind"
+
+
 @app.command()
 @command
 def load(
-    data_root: DataRoot,
+    data_root: Annotated[Optional[Path], typer.Argument(metavar="DATA_ROOT", envvar="DAYDREAMING_DATA_ROOT", help="The data root (holds gens/, cohorts/, ...).", show_default=False)] = None,
+    method: Annotated[LoadMethod, typer.Option("--method", help="auto: the offline import into an empty database, UNWIND batches into one that holds other roots; import or unwind: only that.")] = LoadMethod.auto,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Replace everything in the database named by --database with this root's graph, by the offline import.")] = False,
+    csv_dir: Annotated[Optional[Path], typer.Option("--csv-dir", metavar="DIR", help="Write the import files here and keep them (default: a temporary folder, deleted after an import into the local server).", show_default=False)] = None,
+    finish_import: Annotated[Optional[Path], typer.Option("--finish-import", metavar="DIR", help="Complete a load whose import files (in DIR) were imported by hand: schema, checks, marked complete.", show_default=False)] = None,
     uri: UriOpt = None,
     user: UserOpt = None,
     database: DatabaseOpt = None,
@@ -34,15 +45,30 @@ def load(
 ):
     """Load a data root into Neo4j, replacing its previous graph.
 
+    Into an empty database (or one replaced with --fresh), the offline import
+    (neo4j-admin database import full): on the server `lineage neo4j start` runs, lineage stops
+    it, imports and starts it again; for another server it writes the files and prints the
+    command to run there. Into a database that holds other roots, UNWIND batches over Bolt.
+
     The connection may also come from neo4j-uri, neo4j-user and neo4j-database in the
     configuration file (below the flags and NEO4J_URI, NEO4J_USER, NEO4J_DATABASE).
 
     Example: NEO4J_PASSWORD=... lineage load data/ --uri bolt://localhost:7687
     """
     conn = connection(uri, user, database, password_prompt, settings(config, no_config, data_root))
+    if finish_import is not None:
+        from lineage.neo4j import importer
+
+        files = importer.finish(conn, str(finish_import))
+        say(f"finished the import of {files.root}: {count(files.nodes, 'node')} and "
+            f"{count(files.relationships, 'relationship')} in {conn.uri}")
+        return
+    if data_root is None:
+        raise UsageError("name the data root: lineage load DATA_ROOT")
+    check_output_place(data_root, folder=csv_dir)
     store, seconds = load_store(data_root, no_progress)
     say(f"scanned {count(len(store.generations), 'generation')} in {seconds:.1f}s")
-    load_neo4j(store, conn, not no_progress)
+    load_neo4j(store, conn, not no_progress, method.value, fresh, csv_dir)
 
 
 @app.command()

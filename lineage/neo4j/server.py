@@ -155,6 +155,39 @@ def ephemeral_password(uri: str) -> Optional[str]:
     return password or None
 
 
+def local_instance(uri: str) -> Optional[Instance]:
+    """The server of `lineage neo4j start` (ephemeral or persistent, this user's) that `uri`
+    names: a loopback bolt:// or neo4j:// URI on the Bolt port its home records. None for any
+    other server, which lineage does not run and so cannot stop for an offline import."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port or DEFAULT_BOLT_PORT
+    except ValueError:
+        return None
+    if parts.scheme not in ("bolt", "neo4j") or parts.hostname not in LOOPBACK:
+        return None
+    for instance in (Instance(ephemeral=True, bolt_port=port), Instance(ephemeral=False)):
+        try:
+            home = instance.home
+            if not (home / "run" / "instance").is_file() or instance.ports()[0] != port:
+                continue
+            if os.lstat(home).st_uid != os.getuid():
+                continue
+            if instance.is_ephemeral and not (home / EPHEMERAL_TAG).is_file():
+                continue
+        except (OSError, UsageError):
+            continue
+        return instance
+    return None
+
+
+def import_database(instance: Instance, arguments: list[str], out: Optional[Echo] = None,
+                    err: Optional[Echo] = None) -> None:
+    """Stop the instance, run `neo4j-admin database import full neo4j ARGUMENTS` (replacing
+    database neo4j), start it again and wait until Bolt answers (neo4j.sh import)."""
+    _run("import", instance, ["--", *arguments], None, out, err)
+
+
 def check_password(password: Optional[str]) -> str:
     """The persistent server's password rules (Neo4j's and the script's), as a UsageError."""
     if not password:
