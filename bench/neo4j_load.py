@@ -1,89 +1,196 @@
-"""Benchmark: loading generated stores into Neo4j, and the audit on Neo4j next to networkx.
+"""Benchmark: the first load of a store into an empty Neo4j database by offline import, against
+the bare `neo4j-admin database import full` of the same CSV files in the same run; a reload of
+the root over Bolt (UNWIND) into the then non-empty database; the audit on Neo4j next to the
+audit on networkx.
 
-    python bench/neo4j_load.py --generations 100000 1000000
+    python bench/neo4j_load.py --store /path/to/data-root --work /path/to/scratch
+    python bench/neo4j_load.py --generations 100000 --work /path/to/scratch
 
-Uses the server at NEO4J_URI (NEO4J_USER/NEO4J_PASSWORD), or starts a throwaway one with
-neo4j/neo4j.sh on ports 27687/27474 and stops it afterwards. Stores are generated once into
-the temp folder (lineage-bench-<n>) and reused. Rows are nodes + relationships.
+Each store runs on a throwaway server of its own (neo4j/neo4j.sh start --ephemeral, heap 3 GB,
+page cache 4 GB unless LINEAGE_NEO4J_HEAP / LINEAGE_NEO4J_PAGECACHE say otherwise) on ports
+LINEAGE_NEO4J_BOLT_PORT / LINEAGE_NEO4J_HTTP_PORT (default 27687 / 27474), with its home under
+--work. Everything it writes goes under --work and is deleted at the end; a data root is only
+read. Per phase it prints wall time, the peak RSS of this process (and of the server, or of the
+import tool), and rows/s for loads. Rows are nodes plus relationships.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import resource
+import shutil
 import subprocess
 import sys
-import tempfile
 import time
+import uuid
 from pathlib import Path
 
-from lineage.analyses.audit import audit
 from lineage import synthetic
-from lineage.loaders.neo4j_graph import Connection, Neo4jBackend, load_graph
-from lineage.loaders.graph_model import build
-from lineage.loaders.networkx_graph import NetworkxBackend, from_graph_data
-from lineage.loaders.store import scan
+from lineage.analyses.audit import audit
 from lineage.core.perf import gc_paused
+from lineage.loaders.graph_model import build
+from lineage.loaders.neo4j_csv import write
+from lineage.loaders.neo4j_graph import Connection, Neo4jBackend, finish_import, load_graph
+from lineage.loaders.lineage_graph import LineageGraph
+from lineage.loaders.networkx_graph import NetworkxBackend
+from lineage.loaders.store import scan
+from lineage.neo4j import server
+from lineage.queries.catalog import CHECKS
 
 REPO = Path(__file__).resolve().parent.parent
+SCRIPT = REPO / "neo4j" / "neo4j.sh"
 
 
-def timed(fn, *args, **kwargs):
-    start = time.perf_counter()
-    result = fn(*args, **kwargs)
-    return time.perf_counter() - start, result
-
-
-def bench_one(conn: Connection, n: int, batch: int) -> dict:
-    root = os.path.join(tempfile.gettempdir(), f"lineage-bench-{n}")
-    if not os.path.isdir(os.path.join(root, "gens")):
-        t, _ = timed(synthetic.generate, root, n, seed=1, legacy_fraction=0.1, mismatch_fraction=0.02,
-                     text_files=n <= 100_000)
-        print(f"generated {n:,} generations in {t:.0f}s at {root}", file=sys.stderr)
-    t_scan, store = timed(scan, root)
-    with gc_paused():
-        t_build, data = timed(build, store)
-    t_load, stats = timed(load_graph, conn, store.root, data, batch)
-    neo = Neo4jBackend(conn, store.root)
+def peak_rss_mb(pid: int | str = "self") -> float:
+    """VmHWM of a process in MiB (0 when it cannot be read)."""
     try:
-        t_neo_audit, _ = timed(audit, neo, store.root)
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def reset_peak() -> None:
+    """Start a new peak RSS for this process (Linux: 5 into clear_refs)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+class Phases:
+    def __init__(self):
+        self.rows: list[tuple[str, float, float, str, str]] = []
+
+    def run(self, name: str, fn, *args, rows: int = 0, other=None, **kwargs):
+        reset_peak()
+        start = time.perf_counter()
+        result = fn(*args, **kwargs)
+        seconds = time.perf_counter() - start
+        rate = f"{rows / seconds:,.0f}" if rows else ""
+        self.rows.append((name, seconds, peak_rss_mb(), other() if other else "", rate))
+        print(f"  {name:<44} {seconds:8.1f} s  client {self.rows[-1][2]:7,.0f} MiB  {self.rows[-1][3]:<24} "
+              f"{rate + ' rows/s' if rate else ''}", file=sys.stderr, flush=True)
+        return seconds, result
+
+
+def bench_one(root: str, work: Path, env: dict) -> dict:
+    instance = server.Instance(ephemeral=True, bolt_port=int(env["LINEAGE_NEO4J_BOLT_PORT"]))
+    home = Path(env["LINEAGE_NEO4J_EPHEMERAL_HOME"])
+    subprocess.run([str(SCRIPT), "start", "--ephemeral", "--wait"], env=env, check=True, stdout=subprocess.DEVNULL)
+    try:
+        uri = f"bolt://127.0.0.1:{instance.bolt}"
+        conn = Connection(uri=uri, password=(home / "password").read_text().strip())
+        server_pid = lambda: (home / "run" / "neo4j.pid").read_text().strip()  # noqa: E731
+        server_rss = lambda: f"server {peak_rss_mb(server_pid()):,.0f} MiB"  # noqa: E731
+        children_rss = lambda: f"import tool {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:,.0f} MiB"  # noqa: E731
+        p = Phases()
+        print(f"{root}:", file=sys.stderr)
+        t_scan, store = p.run("scan", scan, root)
+        with gc_paused():
+            t_build, data = p.run("graph model", build, store)
+        rows = len(data.nodes) + data.relationship_count
+        csv_dir = work / "csv"
+        t_csv, files = p.run("import files (CSV)", write, str(csv_dir), store.root, data, uuid.uuid4().hex, rows=rows)
+        t_import, _ = p.run("stop, neo4j-admin import, start", server.import_database, instance,
+                            files.arguments(), lambda line: None, lambda line: None, rows=rows, other=children_rss)
+        t_finish, _ = p.run("schema, indexes online, complete", finish_import, conn, files, other=server_rss)
+        first = t_scan + t_build + t_csv + t_import + t_finish
+
+        bare_home = work / "bare"
+        (bare_home / "conf").mkdir(parents=True, exist_ok=True)
+        (bare_home / "conf" / "neo4j.conf").write_text(f"server.directories.data={bare_home / 'data'}\n"
+                                                       f"server.directories.logs={bare_home / 'logs'}\n")
+        jars = _lib_dir()
+        bare_cmd = ["java", f"-Xmx{env.get('LINEAGE_NEO4J_IMPORT_HEAP', '1g')}", "-cp", f"{jars}/*",
+                    "org.neo4j.cli.AdminTool", "database", "import", "full", "neo4j", "--overwrite-destination=true",
+                    f"--max-off-heap-memory={env.get('LINEAGE_NEO4J_IMPORT_MEMORY', '2g')}",
+                    f"--report-file={bare_home / 'import.report'}", *files.arguments()]
+        bare_env = {**env, "NEO4J_HOME": str(bare_home), "NEO4J_CONF": str(bare_home / "conf")}
+        t_bare, _ = p.run("bare neo4j-admin database import full", subprocess.run, bare_cmd, env=bare_env,
+                          check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, rows=rows, other=children_rss)
+        shutil.rmtree(bare_home, ignore_errors=True)
+        shutil.rmtree(csv_dir, ignore_errors=True)
+
+        t_reload, stats = p.run("reload over Bolt (UNWIND), non-empty db", load_graph, conn, store.root, data,
+                                rows=rows, other=server_rss)
+        neo = Neo4jBackend(conn, store.root)
+        try:
+            t_neo_audit, _ = p.run("audit on Neo4j", audit, neo, store.root, other=server_rss)
+            per_check = []
+            for check in CHECKS:
+                start = time.perf_counter()
+                neo.rows(check)
+                per_check.append((time.perf_counter() - start, check.id))
+        finally:
+            neo.close()
+        gc.collect()
+        with gc_paused():
+            t_nx_graph, graph = p.run("networkx graph (from the graph model)", LineageGraph, store, data)
+        t_nx_audit, _ = p.run("audit on networkx", audit, NetworkxBackend(graph), store.root)
+        return {"root": root, "generations": len(store.generations), "nodes": len(data.nodes),
+                "relationships": data.relationship_count, "rows": rows, "first": first, "bare": t_bare,
+                "import_only": t_csv + t_import + t_finish, "reload": t_reload, "reload_phases": stats.phases,
+                "neo_audit": t_neo_audit, "nx_audit": t_nx_graph + t_nx_audit, "per_check": sorted(per_check)[::-1][:6],
+                "multiline": files.multiline}
     finally:
-        neo.close()
-    with gc_paused():
-        t_nx_graph, graph = timed(from_graph_data, data)
-    t_nx_audit, _ = timed(audit, NetworkxBackend(graph), store.root)
-    rows = stats.nodes + stats.relationships
-    return {"generations": len(store.generations), "nodes": stats.nodes, "relationships": stats.relationships,
-            "scan_s": t_scan, "load_s": t_load, "rows_per_s": rows / t_load,
-            "neo4j_audit_s": t_neo_audit, "networkx_audit_s": t_nx_audit + t_nx_graph, "build_s": t_build}
+        subprocess.run([str(SCRIPT), "stop", "--ephemeral"], env=env, stdout=subprocess.DEVNULL)
+
+
+def _lib_dir() -> str:
+    version = next(line.split(">")[1].split("<")[0] for line in (REPO / "neo4j" / "pom.xml").read_text().splitlines()
+                   if "<neo4j.version>" in line)
+    cache = os.environ.get("LINEAGE_CACHE_DIR") or os.path.expanduser("~/.cache/lineage")
+    return os.path.join(cache, "neo4j", version, "lib")
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--generations", type=int, nargs="+", default=[100_000, 1_000_000])
-    ap.add_argument("--batch", type=int, default=20_000)
+    ap.add_argument("--store", nargs="*", default=[], help="data roots to load (read only)")
+    ap.add_argument("--generations", type=int, nargs="*", default=[], help="generate stores of these sizes")
+    ap.add_argument("--work", required=True, help="scratch folder for the server home, CSV files and generated stores")
     args = ap.parse_args()
-
-    started = False
-    env = {**os.environ, "LINEAGE_NEO4J_BOLT_PORT": "27687", "LINEAGE_NEO4J_HTTP_PORT": "27474",
+    work = Path(args.work).resolve()
+    env = {**os.environ, "LINEAGE_NEO4J_BOLT_PORT": os.environ.get("LINEAGE_NEO4J_BOLT_PORT", "27687"),
+           "LINEAGE_NEO4J_HTTP_PORT": os.environ.get("LINEAGE_NEO4J_HTTP_PORT", "27474"),
            "LINEAGE_NEO4J_HEAP": os.environ.get("LINEAGE_NEO4J_HEAP", "3g"),
-           "LINEAGE_NEO4J_PAGECACHE": os.environ.get("LINEAGE_NEO4J_PAGECACHE", "4g")}
-    if os.environ.get("NEO4J_URI"):
-        conn = Connection.from_env()
-    else:
-        subprocess.run([str(REPO / "neo4j/neo4j.sh"), "start", "--ephemeral", "--wait"], env=env, check=True)
-        started = True
-        conn = Connection(uri="bolt://127.0.0.1:27687")
+           "LINEAGE_NEO4J_PAGECACHE": os.environ.get("LINEAGE_NEO4J_PAGECACHE", "4g"),
+           "LINEAGE_NEO4J_EPHEMERAL_HOME": str(work / "home")}
+    os.environ.update(env)  # lineage.neo4j.server finds the instance through the same variables
+    roots = list(args.store)
+    print(f"neo4j_load: writes under {work}: the server home (home/), the import CSVs (csv/), a bare import's "
+          f"home (bare/){' and generated stores (store-N/)' if args.generations else ''}; all deleted at the end. "
+          f"Server on 127.0.0.1:{env['LINEAGE_NEO4J_BOLT_PORT']}, heap {env['LINEAGE_NEO4J_HEAP']}, "
+          f"page cache {env['LINEAGE_NEO4J_PAGECACHE']}. Reads {', '.join(roots) or 'the generated stores'}.",
+          file=sys.stderr, flush=True)
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
     try:
-        results = [bench_one(conn, n, args.batch) for n in args.generations]
+        for n in args.generations:
+            root = work / f"store-{n}"
+            synthetic.generate(str(root), n, seed=1, legacy_fraction=0.1, mismatch_fraction=0.02, text_files=False)
+            roots.append(str(root))
+        for root in roots:
+            results.append(bench_one(root, work, env))
     finally:
-        if started:
-            subprocess.run([str(REPO / "neo4j/neo4j.sh"), "stop", "--ephemeral"], env=env)
-    print("| generations | nodes | relationships | load | rows/s | audit on Neo4j | audit on networkx |")
-    print("|---|---|---|---|---|---|---|")
+        for name in ("home", "csv", "bare", *(f"store-{n}" for n in args.generations)):
+            shutil.rmtree(work / name, ignore_errors=True)
+    print("| generations | nodes | relationships | first load (import), end to end | rows/s | bare import "
+          "| ratio | reload (UNWIND) | rows/s | audit on Neo4j | audit on networkx |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['generations']:,} | {r['nodes']:,} | {r['relationships']:,} | {r['load_s']:.1f} s "
-              f"| {r['rows_per_s']:,.0f} | {r['neo4j_audit_s']:.1f} s | {r['networkx_audit_s']:.1f} s |")
+        print(f"| {r['generations']:,} | {r['nodes']:,} | {r['relationships']:,} | {r['first']:.1f} s "
+              f"| {r['rows'] / r['first']:,.0f} | {r['bare']:.1f} s | {r['first'] / r['bare']:.2f}x "
+              f"| {r['reload']:.1f} s | {r['rows'] / r['reload']:,.0f} | {r['neo_audit']:.1f} s | {r['nx_audit']:.1f} s |")
+    for r in results:
+        phases = ", ".join(f"{k} {v:.1f} s" for k, v in r["reload_phases"].items())
+        checks = ", ".join(f"{c} {t:.2f} s" for t, c in r["per_check"])
+        print(f"\n{r['root']}: reload phases: {phases}\n  slowest checks on Neo4j: {checks}"
+              f"\n  import files need --multiline-fields: {r['multiline']}")
     return 0
 
 

@@ -135,7 +135,8 @@ class _Writer:
         else:
             out = [self._cell(kind, name, v, uids, i) for i, v in enumerate(values)]
         if kind in ("string", "string[]") and not self.files.multiline:
-            joined = "\x00".join(v for v in out if type(v) is str)
+            # str() returns a text itself and a bare cell's text: the join stays in C.
+            joined = "\x00".join(map(str, out))
             self.files.multiline = "\n" in joined or "\r" in joined
         return (name if kind == "string" else f"{name}:{kind}"), out
 
