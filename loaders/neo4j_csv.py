@@ -32,7 +32,7 @@ from typing import Any
 
 from lineage.core.status import LineageError, UsageError
 from lineage.loaders.graph_model import Edges, GraphData
-from lineage.loaders.neo4j_shape import REL_TYPES, nodes_by_labels, uid
+from lineage.loaders.neo4j_shape import REL_TYPES, nodes_by_labels, relationship_columns, uid
 
 ARRAY_DELIMITER = "\x1f"
 MANIFEST = "import.json"
@@ -106,13 +106,19 @@ _TYPE_KINDS = {str: "string", bool: "boolean", int: "long", tuple: "string[]", l
 _NONE = type(None)
 
 
-def _column_kind(types: Counter) -> str:
-    """The import type of a column: that of most of its values (the others become fix-ups)."""
+def _column_kind(types: Counter, values: list) -> str:
+    """The import type of a column: that of most of its values (the others become fix-ups). A
+    column of lists is one of texts, or of integers if its first element is one."""
     kinds: Counter = Counter()
     for t, n in types.items():
         if t in _TYPE_KINDS:
             kinds[_TYPE_KINDS[t]] += n
-    return kinds.most_common(1)[0][0] if kinds else "string"
+    kind = kinds.most_common(1)[0][0] if kinds else "string"
+    if kind == "string[]":
+        first = next((v[0] for v in values if type(v) in (tuple, list) and v), "")
+        if type(first) is int:
+            return "long[]"
+    return kind
 
 
 class _Writer:
@@ -122,9 +128,9 @@ class _Writer:
     def cells(self, name: str, values: list, uids: list[str] | None) -> tuple[str, list]:
         """(header, cells) of one property column; values it cannot write go to fix-ups."""
         types = Counter(map(type, values))
-        kind = _column_kind(types)
+        kind = _column_kind(types, values)
         plain = {str: "string", bool: "boolean", int: "long"}
-        if kind != "string[]" and set(types) <= {_NONE, *(t for t, k in plain.items() if k == kind)}:
+        if not kind.endswith("[]") and set(types) <= {_NONE, *(t for t, k in plain.items() if k == kind)}:
             # The common case, in C: a column of one type, perhaps with missing values.
             if kind == "boolean":
                 out = list(map(_BOOLS.get, values))
@@ -144,6 +150,12 @@ class _Writer:
         if v is None:
             return NULL
         t = type(v)
+        if kind == "long[]" and t in (tuple, list):
+            if not v:
+                return NULL
+            if all(type(x) is int for x in v):
+                return ARRAY_DELIMITER.join(map(str, v))
+            return self._fix(uids, i, name, list(v))
         if kind == "string[]" and t in (tuple, list):
             if not v:
                 return NULL
@@ -180,7 +192,8 @@ def write(folder: str, root: str, data: GraphData, load_id: str) -> ImportFiles:
     if os.listdir(folder):
         raise UsageError(f"{folder} is not empty; name a new or empty folder for the import files")
     folder = os.path.abspath(folder)
-    files = ImportFiles(folder, root, load_id, len(data.nodes), data.relationship_count,
+    rel_columns = relationship_columns(data)
+    files = ImportFiles(folder, root, load_id, len(data.nodes), sum(map(len, rel_columns)),
                         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     writer = _Writer(files)
     ids: dict[str, int] = {}
@@ -205,7 +218,7 @@ def write(folder: str, root: str, data: GraphData, load_id: str) -> ImportFiles:
         files.node_files.append((":".join(("Lineage",) + labels), os.path.join(folder, name)))
 
     by_type: dict[str, list[Edges]] = {}
-    for edges in data.edges:
+    for edges in rel_columns:
         assert edges.type in REL_TYPES, edges.type
         if len(edges):
             by_type.setdefault(edges.type, []).append(edges)

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from lineage.loaders.graph_model import GraphData, build
-from lineage.loaders.neo4j_shape import NODE_LABELS, REL_TYPES, node_row, nodes_by_labels, rel_rows
+from lineage.loaders.neo4j_shape import (NODE_LABELS, REL_TYPES, node_row, nodes_by_labels, rel_rows,
+                                         relationship_columns)
 from lineage.core.model import Store
 from lineage.core.status import LineageError, UsageError
 
@@ -168,7 +169,7 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
     rows_by_labels = {labels: [node_row(root, props) for props in group]
                       for labels, group in nodes_by_labels(data).items()}
     rels_by_type: dict[str, list[dict]] = {}
-    for edges in data.edges:
+    for edges in relationship_columns(data):
         rels_by_type.setdefault(edges.type, []).extend(rel_rows(root, edges))
 
     phases = {"prepare": time.perf_counter() - start}
@@ -202,7 +203,7 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
                         progress(len(chunk))
                 now = time.perf_counter()
                 phases[phase], lap = phases.get(phase, 0.0) + now - lap, now
-            n_nodes, n_rels = len(data.nodes), data.relationship_count
+            n_nodes, n_rels = len(data.nodes), sum(map(len, rels_by_type.values()))
             session.execute_write(lambda tx: tx.run(
                 "MATCH (l:LoadRun {root: $root, load_id: $load_id}) SET l.status = 'complete', "
                 "l.finished = datetime(), l.nodes = $nodes, l.relationships = $rels",

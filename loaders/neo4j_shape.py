@@ -8,10 +8,19 @@ roots share a database. A property whose value is None or an empty list is not s
 offline import cannot write an empty list (an empty cell means no property), so neither path
 stores one. Queries read such a list as coalesce(x, []); UNWIND of a missing list gives no rows,
 as of an empty one.
+
+The places where one file mentions one generation fold into one REFERENCES relationship: the
+places of one column, kind and implied stage differ only in their line, so the relationship
+holds `line` as a list (a place without a line, a file name, keeps a relationship of its own
+without one). A store mentions each generation several times in the same column (a parent on
+the line of each child); folding saves about 40% of the REFERENCES relationships, which is
+what loads and queries pay for. Queries read one row per place with UNWIND coalesce(r.line,
+[null]).
 """
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any, Iterator
 
 from lineage.loaders.graph_model import Edges, GraphData
@@ -49,6 +58,43 @@ def nodes_by_labels(data: GraphData) -> dict[tuple[str, ...], list[dict[str, Any
     for labels in groups:
         assert labels in NODE_LABELS, labels
     return groups
+
+
+def relationship_columns(data: GraphData) -> list[Edges]:
+    """The relationships Neo4j stores, as columns: DERIVED_FROM and INCLUDES as the graph model
+    has them, REFERENCES folded by file, target, column, kind and stage (their lines in a list)."""
+    out = [e for e in data.edges if e.type != "REFERENCES"]
+    refs = [e for e in data.edges if e.type == "REFERENCES" and len(e)]
+    if refs:
+        out.append(fold_references(refs))
+    return out
+
+
+def fold_references(columns: list[Edges]) -> Edges:
+    index: dict[tuple, int] = {}
+    sources: list[str] = []
+    targets: list[str] = []
+    props: dict[str, list] = {"line": [], "column": [], "kind": [], "stage": []}
+    lines, cols, kinds, stages = props["line"], props["column"], props["kind"], props["stage"]
+    for e in columns:
+        assert set(e.props) <= set(props), e.props
+        n = len(e)
+        column = {k: v if type(v) is list else repeat(v, n) for k, v in ((k, e.props.get(k)) for k in props)}
+        for s, d, line, col, kind, stage in zip(e.sources, e.targets, column["line"], column["column"],
+                                                column["kind"], column["stage"]):
+            key = (s, d, col, kind, stage) if line is not None else len(sources)  # no line: its own
+            i = index.get(key)
+            if i is None:
+                i = index[key] = len(sources)
+                sources.append(s)
+                targets.append(d)
+                lines.append([])
+                cols.append(col)
+                kinds.append(kind)
+                stages.append(stage)
+            if line is not None:
+                lines[i].append(line)
+    return Edges("REFERENCES", sources, targets, props)
 
 
 def rel_props(edges: Edges, i: int) -> dict[str, Any]:

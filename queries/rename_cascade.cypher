@@ -14,7 +14,8 @@ CALL (d) {
   RETURN 'membership' AS kind, r.path AS path, r.line AS line, 'gen_id' AS column, c.cohort_id AS cohort
   UNION ALL
   MATCH (a:Artifact)-[r:REFERENCES]->(d)
-  RETURN 'reference' AS kind, a.path AS path, r.line AS line, r.column AS column, null AS cohort
+  UNWIND coalesce(r.line, [null]) AS line  // one relationship holds the lines of one column's places
+  RETURN 'reference' AS kind, a.path AS path, line, r.column AS column, null AS cohort
 }
 RETURN d.stage AS stage, d.gen_id AS gen_id, kind, path, line, column, cohort
 ORDER BY stage, gen_id, kind, path, line, column, cohort
