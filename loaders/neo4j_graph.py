@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from lineage.loaders.graph_model import GraphData, build
-from lineage.loaders.neo4j_shape import (NODE_LABELS, REL_TYPES, node_row, nodes_by_labels, rel_rows,
+from lineage.loaders.neo4j_shape import (NODE_LABELS, REL_PROPS, REL_TYPES, node_row, nodes_by_labels, rel_rows,
                                          relationship_columns)
 from lineage.core.model import Store
 from lineage.core.status import LineageError, UsageError
@@ -39,15 +39,25 @@ SCHEMA = [
 ]
 
 
+DELETE_RELATIONSHIPS = ("MATCH (n:Lineage {root: $root})-[r]->() "
+                        "CALL (r) { DELETE r } IN TRANSACTIONS OF $batch ROWS")
+DELETE_NODES = "MATCH (n:Lineage {root: $root}) CALL (n) { DELETE n } IN TRANSACTIONS OF $batch ROWS"
+
+
 def _create_nodes_query(labels: tuple[str, ...]) -> str:
     assert labels in NODE_LABELS
-    return f"UNWIND $rows AS r CREATE (n:Lineage:{':'.join(labels)}) SET n = r"
+    return f"UNWIND $rows AS r CREATE (n:Lineage:{':'.join(labels)}) SET n = r RETURN elementId(n) AS e"
 
 
 def _create_rels_query(rel_type: str) -> str:
+    # Both ends by the element IDs their CREATE returned: a direct record lookup
+    # (NodeByElementIdSeek), where a uid costs a seek in the constraint's index.
+    # The properties are named in the CREATE (a null one is not set): a SET from the map after
+    # it would make the planner buffer every row first (Eager).
     assert rel_type in REL_TYPES
-    return (f"UNWIND $rows AS r MATCH (a:Lineage {{uid: r.s}}) MATCH (b:Lineage {{uid: r.d}}) "
-            f"CREATE (a)-[x:{rel_type}]->(b) SET x = r.p")
+    props = ", ".join(f"{name}: r.p.{name}" for name in REL_PROPS[rel_type])
+    return (f"UNWIND $rows AS r MATCH (a) WHERE elementId(a) = r.s MATCH (b) WHERE elementId(b) = r.d "
+            f"CREATE (a)-[:{rel_type} {{{props}}}]->(b)")
 
 
 @dataclass
@@ -166,11 +176,9 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
     neo4j = driver_module()
     start = time.perf_counter()
     load_id = uuid.uuid4().hex
-    rows_by_labels = {labels: [node_row(root, props) for props in group]
-                      for labels, group in nodes_by_labels(data).items()}
-    rels_by_type: dict[str, list[dict]] = {}
-    for edges in relationship_columns(data):
-        rels_by_type.setdefault(edges.type, []).extend(rel_rows(root, edges))
+    groups = nodes_by_labels(data)
+    rows_by_labels = {labels: [node_row(root, props) for props in group] for labels, group in groups.items()}
+    rel_columns = relationship_columns(data)
 
     phases = {"prepare": time.perf_counter() - start}
     driver = conn.driver()
@@ -186,24 +194,33 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
                 "l.started = datetime(), l.finished = null", root=root, load_id=load_id).consume())
             marked = True
             lap = time.perf_counter()
-            while True:
-                deleted = session.execute_write(lambda tx: tx.run(
-                    "MATCH (n:Lineage {root: $root}) WITH n LIMIT $limit DETACH DELETE n RETURN count(*) AS c",
-                    root=root, limit=batch).single()["c"])
-                if not deleted:
-                    break
+            # Relationships first, then nodes, each committed every `batch` rows in one pass: a
+            # DETACH DELETE of a batch of nodes took a cohort or artifact node with a million
+            # relationships into one transaction, past the server's transaction memory limit.
+            for query in (DELETE_RELATIONSHIPS, DELETE_NODES):
+                session.run(query, root=root, batch=batch).consume()
             phases["delete"], lap = time.perf_counter() - lap, time.perf_counter()
-            # Nodes first: relationships find both ends through the uid constraint's index.
-            work = [("nodes", _create_nodes_query(labels), rows) for labels, rows in rows_by_labels.items()]
-            work += [("relationships", _create_rels_query(rel_type), rows) for rel_type, rows in rels_by_type.items()]
-            for phase, query, rows in work:
-                for chunk in _batches(rows, batch):
-                    session.execute_write(lambda tx, q=query, c=chunk: tx.run(q, rows=c).consume())
+            # Nodes first, by label; each batch returns the element IDs of its nodes in order.
+            element: dict[str, str] = {}
+            for labels, rows in rows_by_labels.items():
+                query = _create_nodes_query(labels)
+                for chunk_start in range(0, len(rows), batch):
+                    chunk = rows[chunk_start:chunk_start + batch]
+                    ids = session.execute_write(lambda tx, q=query, c=chunk: [r["e"] for r in tx.run(q, rows=c)])
+                    element.update(zip((p["key"] for p in groups[labels][chunk_start:chunk_start + batch]), ids))
                     if progress:
                         progress(len(chunk))
-                now = time.perf_counter()
-                phases[phase], lap = phases.get(phase, 0.0) + now - lap, now
-            n_nodes, n_rels = len(data.nodes), sum(map(len, rels_by_type.values()))
+            phases["nodes"], lap = time.perf_counter() - lap, time.perf_counter()
+            n_rels = 0
+            for edges in rel_columns:
+                query = _create_rels_query(edges.type)
+                for chunk in _batches(list(rel_rows(root, edges, element.__getitem__)), batch):
+                    session.execute_write(lambda tx, q=query, c=chunk: tx.run(q, rows=c).consume())
+                    n_rels += len(chunk)
+                    if progress:
+                        progress(len(chunk))
+            phases["relationships"] = time.perf_counter() - lap
+            n_nodes = len(data.nodes)
             session.execute_write(lambda tx: tx.run(
                 "MATCH (l:LoadRun {root: $root, load_id: $load_id}) SET l.status = 'complete', "
                 "l.finished = datetime(), l.nodes = $nodes, l.relationships = $rels",

@@ -21,7 +21,7 @@ what loads and queries pay for. Queries read one row per place with UNWIND coale
 from __future__ import annotations
 
 from itertools import repeat
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from lineage.loaders.graph_model import Edges, GraphData
 
@@ -32,6 +32,10 @@ NODE_LABELS = {
     ("Missing",), ("Cohort",), ("Artifact",), ("Problem",),
 }
 REL_TYPES = ("DERIVED_FROM", "INCLUDES", "REFERENCES")
+# The properties each relationship type may have, so a CREATE can name them (a SET from a map
+# after the CREATE makes the planner buffer every row first: an Eager operator).
+REL_PROPS = {"DERIVED_FROM": ("expected_stage",), "INCLUDES": ("line", "path", "stage"),
+             "REFERENCES": ("column", "kind", "line", "stage")}
 
 
 def uid(root: str, key: str) -> str:
@@ -102,9 +106,14 @@ def rel_props(edges: Edges, i: int) -> dict[str, Any]:
     return {k: v for k, v in edges.place(i).items() if stored(v)}
 
 
-def rel_rows(root: str, edges: Edges) -> Iterator[dict[str, Any]]:
-    """The relationships of one column as UNWIND rows: s, d (uids of both ends) and p."""
-    assert edges.type in REL_TYPES, edges.type
-    prefix = f"{root}|"
-    for i, (src, dst) in enumerate(zip(edges.sources, edges.targets)):
-        yield {"s": prefix + src, "d": prefix + dst, "p": rel_props(edges, i)}
+def rel_rows(root: str, edges: Edges, end: Callable[[str], Any] | None = None) -> Iterator[dict[str, Any]]:
+    """The relationships of one column as UNWIND rows: s, d (both ends: their uids, or what
+    `end` makes of their node keys) and p."""
+    assert edges.type in REL_TYPES and set(edges.props) <= set(REL_PROPS[edges.type]), (edges.type, edges.props)
+    if end is None:
+        prefix = f"{root}|"
+        sources, targets = (prefix + k for k in edges.sources), (prefix + k for k in edges.targets)
+    else:
+        sources, targets = map(end, edges.sources), map(end, edges.targets)
+    for i, (src, dst) in enumerate(zip(sources, targets)):
+        yield {"s": src, "d": dst, "p": rel_props(edges, i)}

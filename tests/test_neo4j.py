@@ -333,11 +333,13 @@ def test_server_stopped_mid_load_fails_cleanly_and_the_next_load_recovers(own_se
     else:
         proc.kill()
         pytest.fail("the load never started")
-    threading.Thread(target=run, args=("stop",)).start()
+    stopping = threading.Thread(target=run, args=("stop",))
+    stopping.start()
     out, errs = proc.communicate(timeout=180)
     assert proc.returncode == 3, errs
     assert "Traceback" not in errs
     assert errs.strip().splitlines()[-1].startswith("lineage: error: ")
+    stopping.join()  # the load can fail as soon as the shutdown begins, before the JVM is gone
     assert run("start", "--wait").returncode == 0
     again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0, again.stderr
