@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -87,17 +86,20 @@ def bench_one(root: str, work: Path, env: dict) -> dict:
         conn = Connection(uri=uri, password=(home / "password").read_text().strip())
         server_pid = lambda: (home / "run" / "neo4j.pid").read_text().strip()  # noqa: E731
         server_rss = lambda: f"server {peak_rss_mb(server_pid()):,.0f} MiB"  # noqa: E731
-        children_rss = lambda: f"import tool {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:,.0f} MiB"  # noqa: E731
+        import_log = home / "logs" / "import.log"
+        tool_peak = lambda text: f"import tool peak {_peak(text)}"  # noqa: E731
         p = Phases()
         print(f"{root}:", file=sys.stderr)
         t_scan, store = p.run("scan", scan, root)
         with gc_paused():
             t_build, data = p.run("graph model", build, store)
-        rows = len(data.nodes) + data.relationship_count
+        rows = len(data.nodes) + data.relationship_count  # the graph model's (Neo4j folds REFERENCES)
         csv_dir = work / "csv"
         t_csv, files = p.run("import files (CSV)", write, str(csv_dir), store.root, data, uuid.uuid4().hex, rows=rows)
+        rows = files.nodes + files.relationships  # what Neo4j holds from here on
         t_import, _ = p.run("stop, neo4j-admin import, start", server.import_database, instance,
-                            files.arguments(), lambda line: None, lambda line: None, rows=rows, other=children_rss)
+                            files.arguments(), lambda line: None, lambda line: None, rows=rows,
+                            other=lambda: tool_peak(import_log.read_text(errors="replace")))
         t_finish, _ = p.run("schema, indexes online, complete", finish_import, conn, files, other=server_rss)
         first = t_scan + t_build + t_csv + t_import + t_finish
 
@@ -111,8 +113,14 @@ def bench_one(root: str, work: Path, env: dict) -> dict:
                     f"--max-off-heap-memory={env.get('LINEAGE_NEO4J_IMPORT_MEMORY', '2g')}",
                     f"--report-file={bare_home / 'import.report'}", *files.arguments()]
         bare_env = {**env, "NEO4J_HOME": str(bare_home), "NEO4J_CONF": str(bare_home / "conf")}
-        t_bare, _ = p.run("bare neo4j-admin database import full", subprocess.run, bare_cmd, env=bare_env,
-                          check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, rows=rows, other=children_rss)
+        bare_out: list[str] = []
+
+        def bare_import():
+            done = subprocess.run(bare_cmd, env=bare_env, check=True, capture_output=True, text=True, errors="replace")
+            bare_out.append(done.stdout + done.stderr)
+
+        t_bare, _ = p.run("bare neo4j-admin database import full", bare_import, rows=rows,
+                          other=lambda: tool_peak(bare_out[0]))
         shutil.rmtree(bare_home, ignore_errors=True)
         shutil.rmtree(csv_dir, ignore_errors=True)
 
@@ -132,13 +140,21 @@ def bench_one(root: str, work: Path, env: dict) -> dict:
         with gc_paused():
             t_nx_graph, graph = p.run("networkx graph (from the graph model)", LineageGraph, store, data)
         t_nx_audit, _ = p.run("audit on networkx", audit, NetworkxBackend(graph), store.root)
-        return {"root": root, "generations": len(store.generations), "nodes": len(data.nodes),
-                "relationships": data.relationship_count, "rows": rows, "first": first, "bare": t_bare,
+        return {"root": root, "generations": len(store.generations), "nodes": files.nodes,
+                "relationships": files.relationships, "rows": rows, "first": first, "bare": t_bare,
                 "import_only": t_csv + t_import + t_finish, "reload": t_reload, "reload_phases": stats.phases,
                 "neo_audit": t_neo_audit, "nx_audit": t_nx_graph + t_nx_audit, "per_check": sorted(per_check)[::-1][:6],
                 "multiline": files.multiline}
     finally:
         subprocess.run([str(SCRIPT), "stop", "--ephemeral"], env=env, stdout=subprocess.DEVNULL)
+
+
+def _peak(log: str) -> str:
+    """The import tool's own account of its memory ("Peak memory usage: 1.2GiB")."""
+    for line in log.splitlines():
+        if line.startswith("Peak memory usage:"):
+            return line.split(":", 1)[1].strip()
+    return "?"
 
 
 def _lib_dir() -> str:

@@ -31,7 +31,7 @@ class LoadMethod(str, Enum):
 @command
 def load(
     data_root: Annotated[Optional[Path], typer.Argument(metavar="DATA_ROOT", envvar="DAYDREAMING_DATA_ROOT", help="The data root (holds gens/, cohorts/, ...).", show_default=False)] = None,
-    method: Annotated[LoadMethod, typer.Option("--method", help="auto: the offline import into an empty database, UNWIND batches into one that holds other roots; import or unwind: only that.")] = LoadMethod.auto,
+    method: Annotated[LoadMethod, typer.Option("--method", help="auto: the offline import into an empty database (from 500,000 nodes and relationships on), else UNWIND batches over Bolt; import or unwind: only that.")] = LoadMethod.auto,
     fresh: Annotated[bool, typer.Option("--fresh", help="Replace everything in the database named by --database with this root's graph, by the offline import.")] = False,
     csv_dir: Annotated[Optional[Path], typer.Option("--csv-dir", metavar="DIR", help="Write the import files here and keep them (default: a temporary folder, deleted after an import into the local server).", show_default=False)] = None,
     finish_import: Annotated[Optional[Path], typer.Option("--finish-import", metavar="DIR", help="Complete a load whose import files (in DIR) were imported by hand: schema, checks, marked complete.", show_default=False)] = None,
