@@ -26,8 +26,9 @@ import os
 import time
 from dataclasses import asdict, dataclass, field
 from collections import Counter
-from itertools import repeat
-from operator import itemgetter
+from functools import partial
+from itertools import chain, repeat
+from operator import contains, itemgetter, methodcaller
 from typing import Any
 
 from lineage.core.status import LineageError, UsageError
@@ -139,10 +140,10 @@ class _Writer:
             else:
                 out = values
         else:
-            out = [self._cell(kind, name, v, uids, i) for i, v in enumerate(values)]
+            out = _lists(kind, values, types) or [self._cell(kind, name, v, uids, i) for i, v in enumerate(values)]
         if kind in ("string", "string[]") and not self.files.multiline:
             # str() returns a text itself and a bare cell's text: the join stays in C.
-            joined = "\x00".join(map(str, out))
+            joined = "\x00".join(map(str, out) if kind == "string" else (v for v in out if v is not NULL))
             self.files.multiline = "\n" in joined or "\r" in joined
         return (name if kind == "string" else f"{name}:{kind}"), out
 
@@ -175,6 +176,28 @@ class _Writer:
                                "load with --method unwind")
         self.files.fixups.append({"uid": uids[i], "p": {name: value}})
         return NULL
+
+
+def _lists(kind: str, values: list, types: Counter) -> list | None:
+    """The cells of a column of lists, in C where it can be: None when some list needs the
+    careful path (a value of another type, an empty text, a delimiter inside a text)."""
+    if not kind.endswith("[]") or not set(types) <= {tuple, list, _NONE}:
+        return None
+    full = [v for v in values if v]
+    items = set(map(type, chain.from_iterable(full)))
+    if kind == "long[]":
+        if not items <= {int}:
+            return None
+        texts = list(map(ARRAY_DELIMITER.join, map(partial(map, str), full)))
+    else:
+        if not items <= {str} or any(map(contains, full, repeat(""))):
+            return None
+        texts = list(map(ARRAY_DELIMITER.join, full))
+        # Each list of n texts has n - 1 delimiters unless a text holds one.
+        if sum(map(methodcaller("count", ARRAY_DELIMITER), texts)) != sum(map(len, full)) - len(full):
+            return None
+    it = iter(texts)
+    return [next(it) if v else NULL for v in values]
 
 
 def _write(path: str, header: list[str], columns: list) -> None:
