@@ -123,6 +123,19 @@ PASSWORD_FILE = "password"  # in an ephemeral home
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def loopback_bolt_port(uri: str) -> Optional[int]:
+    """The Bolt port of a bolt:// or neo4j:// URI to the loopback (a server this user may run
+    here); None for any other URI."""
+    try:
+        parts = urlsplit(uri)
+        port = parts.port or DEFAULT_BOLT_PORT
+    except ValueError:
+        return None
+    if parts.scheme not in ("bolt", "neo4j") or parts.hostname not in LOOPBACK:
+        return None
+    return port
+
+
 def ephemeral_password(uri: str) -> Optional[str]:
     """The password of this user's ephemeral instance that `uri` names (bolt:// or neo4j:// to
     the loopback on its Bolt port), from <home>/password; None for any other URI.
@@ -130,12 +143,8 @@ def ephemeral_password(uri: str) -> Optional[str]:
     The file counts only in a home neo4j.sh made (its tag), owned by this user, and when it is
     a regular file nobody else can read: anything else is ignored, never trusted.
     """
-    try:
-        parts = urlsplit(uri)
-        port = parts.port or DEFAULT_BOLT_PORT
-    except ValueError:
-        return None
-    if parts.scheme not in ("bolt", "neo4j") or parts.hostname not in LOOPBACK:
+    port = loopback_bolt_port(uri)
+    if port is None:
         return None
     instance = Instance(ephemeral=True, bolt_port=port)
     try:
@@ -159,12 +168,8 @@ def local_instance(uri: str) -> Optional[Instance]:
     """The server of `lineage neo4j start` (ephemeral or persistent, this user's) that `uri`
     names: a loopback bolt:// or neo4j:// URI on the Bolt port its home records. None for any
     other server, which lineage does not run and so cannot stop for an offline import."""
-    try:
-        parts = urlsplit(uri)
-        port = parts.port or DEFAULT_BOLT_PORT
-    except ValueError:
-        return None
-    if parts.scheme not in ("bolt", "neo4j") or parts.hostname not in LOOPBACK:
+    port = loopback_bolt_port(uri)
+    if port is None:
         return None
     for instance in (Instance(ephemeral=True, bolt_port=port), Instance(ephemeral=False)):
         try:
