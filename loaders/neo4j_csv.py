@@ -31,6 +31,7 @@ from itertools import chain, repeat
 from operator import contains, itemgetter, methodcaller
 from typing import Any
 
+from lineage.core.files import read_input
 from lineage.core.status import LineageError, UsageError
 from lineage.loaders.graph_model import Edges, GraphData
 from lineage.loaders.neo4j_shape import REL_TYPES, nodes_by_labels, relationship_columns, uid
@@ -57,6 +58,9 @@ class _Bare(int):
 
 NULL, TRUE, FALSE = _Bare(""), _Bare("true"), _Bare("false")
 _BOOLS = {True: TRUE, False: FALSE, None: NULL}
+
+
+MAX_MANIFEST_BYTES = 1 << 30  # the fix-ups of a million odd values fit
 
 
 @dataclass
@@ -90,17 +94,27 @@ class ImportFiles:
     @classmethod
     def read(cls, folder: str) -> "ImportFiles":
         path = os.path.join(folder, MANIFEST)
+        raw = read_input(path, path, MAX_MANIFEST_BYTES)  # a regular file of bounded size
         try:
-            with open(path, encoding="utf-8") as fh:
-                doc = json.load(fh)
-            files = cls(**doc)
-        except OSError as exc:
-            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+            files = cls(**json.loads(raw))
         except (ValueError, TypeError):
-            raise UsageError(f"{path} is not a manifest lineage wrote") from None
+            files = None
+        if files is None or not files.well_typed():
+            raise UsageError(f"{path} is not a manifest lineage wrote")
         files.node_files = [tuple(x) for x in files.node_files]
         files.relationship_files = [tuple(x) for x in files.relationship_files]
         return files
+
+    def well_typed(self) -> bool:
+        """Every field of the type save() writes (a hand-edited manifest may hold anything)."""
+        def pairs(xs: Any) -> bool:
+            return isinstance(xs, list) and all(
+                isinstance(x, list) and len(x) == 2 and all(isinstance(y, str) for y in x) for x in xs)
+        return (all(isinstance(v, str) for v in (self.folder, self.root, self.load_id, self.started))
+                and all(type(v) is int and v >= 0 for v in (self.nodes, self.relationships))
+                and isinstance(self.multiline, bool) and pairs(self.node_files)
+                and pairs(self.relationship_files)
+                and isinstance(self.fixups, list) and all(isinstance(x, dict) for x in self.fixups))
 
 
 _TYPE_KINDS = {str: "string", bool: "boolean", int: "long", tuple: "string[]", list: "string[]"}
@@ -218,6 +232,8 @@ def write(folder: str, root: str, data: GraphData, load_id: str) -> ImportFiles:
     rel_columns = relationship_columns(data)
     files = ImportFiles(folder, root, load_id, len(data.nodes), sum(map(len, rel_columns)),
                         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    # The root (and every uid, which holds it) bypasses the writer's per-column test.
+    files.multiline = "\n" in root or "\r" in root
     writer = _Writer(files)
     ids: dict[str, int] = {}
     for labels, group in nodes_by_labels(data).items():

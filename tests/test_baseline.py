@@ -165,3 +165,28 @@ def test_human_formats_count_baselined_findings_and_list_new_ones(make_store, tm
     csv_rows = lineage("audit", str(root), "--baseline", str(target), "--format", "csv").stdout.splitlines()
     assert csv_rows[0].endswith(",details,baselined")
     assert len(csv_rows) == 5
+
+
+def test_fixed_counts_only_findings_this_run_looked_for(tmp_path):
+    # A narrower run (--check, --stage, the configuration's skip) does not call the findings it
+    # did not look for fixed; a finding that is gone from a check that ran is.
+    target = tmp_path / "b.json"
+    assert lineage("audit", str(EXAMPLES), "--write-baseline", str(target)).exit_code == 0
+    for args in (["--check", "chain"], ["--stage", "draft"]):
+        result = lineage("audit", str(EXAMPLES), "--baseline", str(target), "--format", "json", *args)
+        doc = json.loads(result.stdout)
+        assert doc["baseline"]["baselined"] == len(doc["findings"]) > 0, args
+        assert doc["baseline"]["fixed"] == 0, args
+    doc = json.loads(target.read_text())
+    doc["findings"].append({**doc["findings"][0], "gen_id": "gone"})
+    target.write_text(json.dumps(doc))
+    result = lineage("audit", str(EXAMPLES), "--baseline", str(target), "--format", "json",
+                     "--check", doc["findings"][0]["check"])
+    assert json.loads(result.stdout)["baseline"]["fixed"] == 1
+
+
+def test_write_baseline_to_stdout_is_refused(make_store):
+    root = make_store({"gens/draft/d_1/": None})
+    result = lineage("audit", str(root), "--write-baseline", "-", "--format", "json")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "--write-baseline needs a file" in result.stderr

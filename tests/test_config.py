@@ -288,3 +288,17 @@ def test_commands_without_config_keys_do_not_read_it(make_store, project):
     (project / "lineage.toml").write_text("this is not TOML\n")
     for command in (["inventory", str(root)], ["ids", str(root)], ["demo"]):
         assert runner.invoke(app, command, env=NO_ENV).exit_code == 0, command
+
+
+def test_a_found_file_cannot_name_the_database_fresh_wipes(make_store, project, monkeypatch):
+    # --fresh replaces a whole database, so its name must come from the user: a flag, the
+    # environment, or a file named with --config; never one that happened to be found upward.
+    root = make_store({"gens/draft/d_1/": None})
+    (project / "lineage.toml").write_text('neo4j-database = "neo4j"\nneo4j-uri = "bolt://127.0.0.1:9"\n')
+    monkeypatch.delenv("NEO4J_DATABASE", raising=False)
+    monkeypatch.setenv("NEO4J_PASSWORD", "pw")
+    result = runner.invoke(app, ["load", str(root), "--fresh", "--no-progress"])
+    assert result.exit_code == 2 and "name it with --database NAME" in result.stderr, result.output
+    # Named with --config, the same file is the user's word: the load goes on (to an unreachable server).
+    named = runner.invoke(app, ["load", str(root), "--fresh", "--no-progress", "--config", "lineage.toml"])
+    assert named.exit_code != 2 and "127.0.0.1:9" in named.stderr, named.output

@@ -216,3 +216,53 @@ def test_the_import_refuses_a_database_with_other_roots_unless_fresh_names_it(ne
     result = runner.invoke(app, ["load", str(planted), "--fresh", "--no-progress"])
     assert result.exit_code == 2 and "--database" in result.stderr, result.output
     assert result.stderr.strip().splitlines()[-1].startswith("lineage: error:")
+
+
+def test_a_root_with_a_line_break_switches_on_multiline_fields(tmp_path):
+    # The root and every uid (which holds it) are written beside the per-column test.
+    root = tmp_path / "data\nroot"
+    synthetic.generate(str(root), 20, seed=1)
+    store = scan(str(root))
+    files = write(str(tmp_path / "csv"), store.root, build(store), "test")
+    assert files.multiline and "--multiline-fields=true" in files.arguments()
+
+
+@pytest.mark.parametrize("change", [{"node_files": 5}, {"nodes": "a"}, {"multiline": "yes"},
+                                    {"relationship_files": [["DERIVED_FROM"]]}, {"fixups": [1]}])
+def test_a_hand_edited_manifest_is_a_usage_error(tmp_path, planted, change):
+    store = scan(str(planted))
+    folder = tmp_path / "csv"
+    files = write(str(folder), store.root, build(store), "test")
+    doc = json.loads((folder / "import.json").read_text())
+    (folder / "import.json").write_text(json.dumps({**doc, **change}))
+    result = CliRunner().invoke(app, ["load", "--finish-import", str(folder), "--uri", "bolt://127.0.0.1:9"],
+                                env={"NEO4J_PASSWORD": "pw"})
+    assert result.exit_code == 2, result.output
+    assert "is not a manifest lineage wrote" in result.stderr and "internal error" not in result.stderr
+    assert files.nodes > 0
+
+
+def test_a_failed_import_keeps_its_files_and_names_them(tmp_path, planted, monkeypatch):
+    from lineage.neo4j import importer, server
+
+    home = tmp_path / "home"
+    (home / "import").mkdir(parents=True)
+
+    class Local:  # the local server's home, as server.local_instance finds it
+        pass
+
+    local = Local()
+    local.home = home
+    monkeypatch.setattr(server, "local_instance", lambda uri: local)
+
+    def fail(*args, **kwargs):
+        raise LineageError("neo4j-admin database import full failed (exit 1)")
+
+    monkeypatch.setattr(server, "import_database", fail)
+    store = scan(str(planted))
+    said = []
+    with pytest.raises(LineageError):
+        importer.import_load(Connection(uri="bolt://127.0.0.1:9"), store.root, build(store), None, said.append)
+    [folder] = (home / "import").iterdir()
+    assert (folder / "import.json").is_file()
+    assert any(f"the import files stay in {folder}" in line for line in said)

@@ -93,8 +93,11 @@ def _shape_problem(f: Any) -> str:
     return ""
 
 
-def apply(report: Report, baseline: Baseline) -> None:
-    """Mark the findings of `report` the baseline covers (report.baselined, contract 1.1)."""
+def apply(report: Report, baseline: Baseline, stages: list[str] | None = None) -> None:
+    """Mark the findings of `report` the baseline covers (report.baselined, contract 1.1).
+
+    A baseline finding counts as fixed only when this run looked for it: its check ran and its
+    stage was reported (--check, --stage and the configuration's skip narrow a run)."""
     left = baseline.counts.copy()
     flags = []
     for f in report.findings:
@@ -104,6 +107,7 @@ def apply(report: Report, baseline: Baseline) -> None:
             left[k] -= 1
         flags.append(covered)
     report.baselined = flags
-    matched = sum(flags)
-    report.baseline = {"path": baseline.path, "findings": baseline.size, "baselined": matched,
-                       "fixed": baseline.size - matched}
+    ran = report.statistics["findings_by_check"]
+    fixed = sum(n for k, n in left.items() if k[0] in ran and (not stages or k[1] in stages))
+    report.baseline = {"path": baseline.path, "findings": baseline.size, "baselined": sum(flags),
+                       "fixed": fixed}

@@ -13,7 +13,7 @@ import typer
 
 from lineage.core.status import UsageError
 from lineage.cli.help import LineageTyper
-from lineage.cli.app import (BackendName, BackendOpt, DataRoot, DatabaseOpt, Format, FormatOpt, NoProgressOpt,
+from lineage.cli.app import (BackendName, BackendOpt, DatabaseOpt, Format, FormatOpt, NoProgressOpt,
                              OutputOpt, PasswordPromptOpt, UriOpt, UserOpt, app, backend_for,
                              check_output_place, command, connection, load_neo4j, load_store, say, warn)
 from lineage.cli.settings import ConfigOpt, NoConfigOpt, settings
@@ -55,7 +55,13 @@ def load(
 
     Example: NEO4J_PASSWORD=... lineage load data/ --uri bolt://localhost:7687
     """
-    conn = connection(uri, user, database, password_prompt, settings(config, no_config, data_root))
+    cfg = settings(config, no_config, data_root)
+    if fresh and not (database or os.environ.get("NEO4J_DATABASE") or (cfg.named and cfg.neo4j_database)):
+        # Wiping a database takes its name from the user: a flag, the environment or a file named
+        # with --config, never a configuration file that happened to be found upward.
+        raise UsageError("--fresh replaces everything in the database; name it with --database NAME "
+                         "(or NEO4J_DATABASE) to confirm")
+    conn = connection(uri, user, database, password_prompt, cfg)
     if finish_import is not None:
         from lineage.neo4j import importer
 

@@ -66,6 +66,8 @@ def audit(
 
     cfg = settings(config, no_config, data_root)
     checks, overrides, fail_on = _audit_options(check, stage, severity, cfg, fail_on)
+    if write_baseline is not None and str(write_baseline) == "-":
+        raise UsageError("--write-baseline needs a file (stdout carries the report itself: use --format json)")
     check_output_place(data_root, output, write_baseline)
     known = read_baseline(baseline, cfg, writing=write_baseline is not None)  # before the long part
     conn = connection(uri, user, database, password_prompt, cfg) if backend == BackendName.neo4j else None
@@ -73,7 +75,7 @@ def audit(
     store, _ = load_store(data_root, no_progress)
     report = run_audit(backend_for(store, backend, conn, not no_progress), str(data_root), checks, overrides, stage)
     if known is not None:
-        baselines.apply(report, known)
+        baselines.apply(report, known, stage)
     if write_baseline is not None:
         fail_on = FailOn.never  # the baseline accepts every finding of this run
     _write_audit(report, format, output, fail_on, time.perf_counter() - start)

@@ -115,10 +115,17 @@ def import_load(conn: Connection, root: str, data: GraphData, folder: Optional[s
     note(f"wrote {files.nodes + files.relationships:,} rows of import files in {phases['csv']:.1f}s; "
          f"stopping the local Neo4j for the offline import")
     start = time.perf_counter()
-    server.import_database(instance, files.arguments(), out=lambda line: None, err=lambda line: None)
-    phases["import"] = time.perf_counter() - start
-    note(f"imported and restarted in {phases['import']:.1f}s; making the schema")
-    phases["finish"] = finish_import(conn, files)
+    try:
+        server.import_database(instance, files.arguments(), out=lambda line: None, err=lambda line: None)
+        phases["import"] = time.perf_counter() - start
+        note(f"imported and restarted in {phases['import']:.1f}s; making the schema")
+        phases["finish"] = finish_import(conn, files)
+    except BaseException:
+        # The files are kept and named: after a failed step they are what a retry (or
+        # --finish-import, once the import itself went through) needs, and they may be large.
+        note(f"the import files stay in {folder} (lineage load --finish-import {folder} completes a "
+             f"load whose import went through; delete the folder otherwise)")
+        raise
     if not keep:
         shutil.rmtree(folder, ignore_errors=True)
     return ImportResult(files, True, phases)
