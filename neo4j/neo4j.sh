@@ -509,7 +509,8 @@ cmd_import() {
     rm -rf "$NEO4J_HOME_DIR/run/tmp"
     mkdir -p "$NEO4J_HOME_DIR/run/tmp"
     local status=0
-    NEO4J_HOME="$NEO4J_HOME_DIR" NEO4J_CONF="$NEO4J_HOME_DIR/conf" \
+    # The import tool needs no password; like the server's JVM, it does not get one.
+    env -u NEO4J_PASSWORD NEO4J_HOME="$NEO4J_HOME_DIR" NEO4J_CONF="$NEO4J_HOME_DIR/conf" \
         "$JAVA" "-Xms$IMPORT_HEAP" "-Xmx$IMPORT_HEAP" -XX:+UseG1GC -Dfile.encoding=UTF-8 \
         "-Djava.io.tmpdir=$NEO4J_HOME_DIR/run/tmp" --add-opens=java.base/java.nio=ALL-UNNAMED \
         --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --enable-native-access=ALL-UNNAMED \
