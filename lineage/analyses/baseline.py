@@ -107,7 +107,8 @@ def apply(report: Report, baseline: Baseline, stages: list[str] | None = None) -
             left[k] -= 1
         flags.append(covered)
     report.baselined = flags
-    ran = report.statistics["findings_by_check"]
-    fixed = sum(n for k, n in left.items() if k[0] in ran and (not stages or k[1] in stages))
+    ran = report.statistics.get("findings_by_check")  # every check that ran (absent: all did)
+    fixed = sum(n for k, n in left.items()
+                if (ran is None or k[0] in ran) and (not stages or k[1] in stages))
     report.baseline = {"path": baseline.path, "findings": baseline.size, "baselined": sum(flags),
                        "fixed": fixed}
