@@ -266,3 +266,17 @@ def test_a_failed_import_keeps_its_files_and_names_them(tmp_path, planted, monke
     [folder] = (home / "import").iterdir()
     assert (folder / "import.json").is_file()
     assert any(f"the import files stay in {folder}" in line for line in said)
+
+
+def test_finish_import_takes_only_its_own_root_and_no_load_options(tmp_path, planted, make_store):
+    store = scan(str(planted))
+    folder = tmp_path / "csv"
+    write(str(folder), store.root, build(store), "test")
+    env = {"NEO4J_PASSWORD": "pw"}
+    base = ["load", "--finish-import", str(folder), "--uri", "bolt://127.0.0.1:9"]
+    for extra in (["--fresh"], ["--method", "unwind"], ["--csv-dir", str(tmp_path / "x")]):
+        result = CliRunner().invoke(app, [*base, *extra], env=env)
+        assert result.exit_code == 2 and "takes no --method, --fresh or --csv-dir" in result.stderr, extra
+    other = make_store({"gens/draft/d_1/": None})
+    result = CliRunner().invoke(app, ["load", str(other), *base[1:]], env=env)
+    assert result.exit_code == 2 and f"are of {store.root}, not of {other}" in result.stderr, result.output

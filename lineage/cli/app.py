@@ -285,6 +285,9 @@ def load_neo4j(store: Store, conn, show_progress: bool, method: str = "unwind", 
             f"{result.phases['csv']:.1f}s, stop-import-start {result.phases['import']:.1f}s, "
             f"schema {result.phases['finish']:.1f}s)")
         return
+    if csv_dir is not None:
+        warn(f"--csv-dir {csv_dir} is not used: the database is not empty, so the load goes through "
+             f"UNWIND batches (--method import --fresh --database NAME replaces it by an import)")
     with progress(show_progress, "loading into Neo4j", "rows") as advance:
         stats = load_graph(conn, store.root, data, progress=advance)
     say(f"loaded {count(stats.nodes, 'node')} and {count(stats.relationships, 'relationship')} into "

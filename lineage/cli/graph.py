@@ -55,6 +55,9 @@ def load(
 
     Example: NEO4J_PASSWORD=... lineage load data/ --uri bolt://localhost:7687
     """
+    if finish_import is not None and (fresh or csv_dir is not None or method != LoadMethod.auto):
+        raise UsageError("--finish-import completes an import already made: it takes no --method, "
+                         "--fresh or --csv-dir")
     cfg = settings(config, no_config, data_root)
     if fresh and not (database or os.environ.get("NEO4J_DATABASE") or (cfg.named and cfg.neo4j_database)):
         # Wiping a database takes its name from the user: a flag, the environment or a file named
@@ -65,7 +68,7 @@ def load(
     if finish_import is not None:
         from lineage.neo4j import importer
 
-        files = importer.finish(conn, str(finish_import))
+        files = importer.finish(conn, str(finish_import), os.path.realpath(data_root) if data_root else None)
         say(f"finished the import of {files.root}: {count(files.nodes, 'node')} and "
             f"{count(files.relationships, 'relationship')} in {conn.uri}")
         return

@@ -144,10 +144,13 @@ def instructions(files: ImportFiles, data_root: str, database: Optional[str]) ->
     ]
 
 
-def finish(conn: Connection, folder: str) -> ImportFiles:
-    """--finish-import: complete the load of an import that someone ran by hand."""
+def finish(conn: Connection, folder: str, root: Optional[str] = None) -> ImportFiles:
+    """--finish-import: complete the load of an import that someone ran by hand. With `root`
+    (the DATA_ROOT named beside it), the files must be that root's."""
     if not os.path.isdir(folder):
         raise UsageError(f"{folder} is not a folder of import files")
     files = ImportFiles.read(folder)
+    if root is not None and files.root != root:
+        raise UsageError(f"the import files in {folder} are of {files.root}, not of {root}")
     finish_import(conn, files)
     return files
