@@ -57,7 +57,8 @@ class ImportResult:
 
 def choose(conn: Connection, method: str, fresh: bool, rows: int) -> str:
     """"import" or "unwind" for a load of `rows` nodes and relationships, or a UsageError saying
-    why neither fits."""
+    why neither fits. `fresh` is the user's word to replace the database: the caller has made
+    sure the user named it (only the command line knows where a database name came from)."""
     if method not in METHODS:
         raise UsageError(f"unknown load method {method!r}; one of {', '.join(METHODS)}")
     if method == "unwind":
@@ -73,10 +74,6 @@ def choose(conn: Connection, method: str, fresh: bool, rows: int) -> str:
             raise UsageError(f"the database is not empty ({_roots(roots)}); the offline import replaces the "
                              "whole database: add --fresh --database NAME to do that, or use --method unwind")
         return "unwind"
-    if not conn.database:
-        # Wiping a database is done on purpose only: the user names the one to wipe.
-        raise UsageError(f"--fresh replaces everything in the database ({_roots(roots)}); name it with "
-                         "--database NAME (or NEO4J_DATABASE) to confirm")
     return "import"
 
 
