@@ -87,20 +87,13 @@ def _severity_overrides(severity: Mapping[str, str] | None) -> dict[str, str]:
     return out
 
 
-def _stage_assets(stage_assets: Mapping[str, Any] | None) -> dict[str, Any]:
-    assets = dict(STAGE_ASSETS if stage_assets is None else stage_assets)
-    unknown = sorted(set(assets) - set(STAGES))
+def _per_stage(name: str, given: Mapping[str, Any] | None, default: Mapping[str, Any]) -> dict[str, Any]:
+    """`given` (else `default`), a value per stage: a key that is not a stage is an error."""
+    out = dict(default if given is None else given)
+    unknown = sorted(set(out) - set(STAGES))
     if unknown:
-        raise ValueError(f"stage_assets: unknown stages {unknown}; the stages are {list(STAGES)}")
-    return assets
-
-
-def _partition_sets(partition_sets: Mapping[str, str] | None) -> dict[str, str]:
-    sets = dict(PARTITION_SETS if partition_sets is None else partition_sets)
-    unknown = sorted(set(sets) - set(STAGES))
-    if unknown:
-        raise ValueError(f"partition_sets: unknown stages {unknown}; the stages are {list(STAGES)}")
-    return sets
+        raise ValueError(f"{name}: unknown stages {unknown}; the stages are {list(STAGES)}")
+    return out
 
 
 # --- what a check run does -----------------------------------------------------------------------
@@ -195,8 +188,8 @@ def generation_checks(*, data_root: str | os.PathLike | None = None, stage_asset
     blocking: a failed ERROR check stops downstream assets of the same run (Dagster's `blocking`).
     A run without a partition (a check launched on its own, unpartitioned) audits the whole stage.
     """
-    assets = _stage_assets(stage_assets)
-    sets = _partition_sets(partition_sets)
+    assets = _per_stage("stage_assets", stage_assets, STAGE_ASSETS)
+    sets = _per_stage("partition_sets", partition_sets, PARTITION_SETS)
     overrides = _severity_overrides(severity)
     if partitioned is None:
         partitioned = supports_partitioned_checks()
@@ -248,7 +241,7 @@ def store_check(*, data_root: str | os.PathLike | None = None, asset: Any = COHO
     generation and cohort, and every key of the stages' dynamic partition sets (in the instance
     that runs the check) that names no generation folder. `partition_sets={}` leaves the keys
     alone. The other parameters are those of `generation_checks`."""
-    sets = _partition_sets(partition_sets)
+    sets = _per_stage("partition_sets", partition_sets, PARTITION_SETS)
     overrides = _severity_overrides(severity)
 
     @dg.asset_check(asset=asset, name=name, blocking=blocking,
