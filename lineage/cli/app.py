@@ -286,8 +286,8 @@ def load_neo4j(store: Store, conn, show_progress: bool, method: str = "unwind", 
             f"schema {result.phases['finish']:.1f}s)")
         return
     if csv_dir is not None:
-        warn(f"--csv-dir {csv_dir} is not used: the database is not empty, so the load goes through "
-             f"UNWIND batches (--method import --fresh --database NAME replaces it by an import)")
+        warn(f"--csv-dir {csv_dir} is not used: this load goes through UNWIND batches (--method import "
+             f"takes the offline import, which writes the files there)")
     with progress(show_progress, "loading into Neo4j", "rows") as advance:
         stats = load_graph(conn, store.root, data, progress=advance)
     say(f"loaded {count(stats.nodes, 'node')} and {count(stats.relationships, 'relationship')} into "
