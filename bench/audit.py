@@ -91,7 +91,7 @@ def phases(root: str) -> list[tuple[str, float, float | None]]:
 
     beside.Beside.result = timed_result
     out, state = [], {}
-    steps = [("scan", lambda: state.update(store=scan(root))),
+    steps = [("scan", lambda: state.update(store=scan(root, metadata=False))),
              ("graph (networkx)", lambda: state.update(graph=LineageGraph(state["store"]))),
              ("checks and statistics", lambda: state.update(report=audit(NetworkxBackend(state["graph"]), root))),
              ("JSON report", lambda: write_report(state["report"], "json", os.devnull))]

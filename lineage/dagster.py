@@ -105,7 +105,7 @@ def resolve_data_root(data_root: str | os.PathLike | None = None) -> str:
 
 
 def _findings(root: str, overrides: dict[str, str]) -> tuple[list[dict], dict]:
-    report = audit(NetworkxBackend.from_store(scan(root)), root, severity=overrides)
+    report = audit(NetworkxBackend.from_store(scan(root, metadata=False)), root, severity=overrides)
     rows = [{"check": f.check, "severity": f.severity, "stage": f.stage, "gen_id": f.gen_id, "path": f.path,
              "message": f.message} for f in report.findings]
     return rows, report.statistics

@@ -41,7 +41,7 @@ def existing_in(store: Store) -> Existing:
     held: dict[str, dict[str, str]] = {s: {} for s in ids.STAGES}
     for g in store.generations:
         if g.meta_status != "missing":
-            held[g.stage][g.gen_id] = g.expected_id if g.meta is not None else ""
+            held[g.stage][g.gen_id] = g.expected_id if g.meta_status == "ok" else ""
     return lambda stage, gen_id: held[stage].get(gen_id)
 
 

@@ -17,54 +17,36 @@ from typing import Any
 from lineage.core.ids import DETERMINISTIC, PARENT_STAGE, STAGES
 from lineage.core.metadata import REQUIRED_FILES
 from lineage.core.model import (Generation, Store, artifact_key, cohort_key, gen_key, missing_key,
-                           problem_key)
-
-GENERATION_LABELS = {"draft": ("Generation", "Draft"), "essay": ("Generation", "Essay"),
-                     "evaluation": ("Generation", "Evaluation")}
+                                problem_key)
 
 
 def generation_props(gen: Generation) -> dict[str, Any]:
-    """Flat properties (text, numbers, booleans, lists of text) so Neo4j can store them too.
-
-    `labels` rides along for networkx (Neo4j takes labels apart). `files` and the derived
-    lists are the scan's tuples, shared where equal; the Neo4j driver sends tuples as lists.
+    """A generation node's properties as a dict, for Neo4j: flat values (text, numbers,
+    booleans, lists of text) it can store. The networkx graph keeps the record itself as the
+    node (lineage.core.model.Generation reads like this dict). `labels` rides along; Neo4j
+    takes labels apart. The driver sends tuples as lists.
     """
-    return {
-        "key": gen_key(gen.stage, gen.gen_id),
-        "labels": GENERATION_LABELS[gen.stage],
-        "stage": gen.stage,
-        "gen_id": gen.gen_id,
-        "path": gen.path,
-        "files": gen.files,
-        "meta_status": gen.meta_status,
-        "meta_error": gen.meta_error,
-        "id_kind": gen.id_kind,
-        "id_problem": gen.id_problem,
-        "prefix_stage": gen.prefix_stage,
-        "meta_gen_id": gen.meta_gen_id,
-        "meta_stage": gen.meta_stage,
-        "parent_gen_id": gen.parent_gen_id,
-        "mode": gen.mode,
-        "expected_id": gen.expected_id,
-        "signature_error": gen.signature_error,
-        "id_matches": gen.id_matches,
-        "required_missing": gen.required_missing,
-        "extraneous": gen.extraneous,
-        "invalid_values": gen.invalid_values,
-    }
+    return {"key": gen.key, "labels": gen.labels, "path": gen.path,
+            **{name: getattr(gen, name) for name in NODE_FIELDS}}
 
 
-def is_unusual(p: dict[str, Any]) -> bool:
+# The record's fields a node shows (its parsed metadata stays in the record).
+NODE_FIELDS = ("stage", "gen_id", "files", "meta_status", "meta_error", "id_kind", "id_problem", "prefix_stage",
+               "meta_gen_id", "meta_stage", "parent_gen_id", "mode", "expected_id", "signature_error", "id_matches",
+               "required_missing", "extraneous", "invalid_values")
+
+
+def is_unusual(g: Generation) -> bool:
     """Whether a check of one generation on its own might report it: unreadable, an ID that
     is not the deterministic one its metadata implies, metadata at odds with its folder,
     a field missing, extra or invalid, a parent where none belongs or none where one does,
     a required file missing. Those checks read these generations only (a partial index)."""
     a, b, c = REQUIRED_FILES
-    files = p["files"]
-    return (p["meta_status"] != "ok" or p["id_kind"] != DETERMINISTIC or p["id_matches"] is not True
-            or p["meta_gen_id"] != p["gen_id"] or p["meta_stage"] != p["stage"] or p["prefix_stage"] != p["stage"]
-            or bool(p["required_missing"] or p["extraneous"] or p["invalid_values"])
-            or bool(p["parent_gen_id"] if p["stage"] == "draft" else not p["parent_gen_id"])
+    files, stage = g.files, g.stage
+    return (g.meta_status != "ok" or g.id_kind != DETERMINISTIC or g.id_matches is not True
+            or g.meta_gen_id != g.gen_id or g.meta_stage != stage or g.prefix_stage != stage
+            or bool(g.required_missing or g.extraneous or g.invalid_values)
+            or bool(g.parent_gen_id if stage == "draft" else not g.parent_gen_id)
             or not (a in files and b in files and c in files))
 
 
@@ -93,18 +75,20 @@ class Edges:
 
 @dataclass(slots=True)
 class GraphData:
-    """Nodes as their property dicts, each with its `key` and `labels` (networkx keeps both
-    there; Neo4j makes the labels labels); relationships in typed columns.
+    """Nodes as their properties, each with its `key` and `labels` (networkx keeps both
+    there; Neo4j makes the labels labels): a generation's record (read like a dict), a dict
+    for every other node. Relationships in typed columns.
 
-    `generations` are the generation nodes' props in store order, and `unusual` those of them
-    a check of one generation might report (is_unusual): a partial index, as a database keeps,
+    `generations` are the generation nodes in store order, and `unusual` those of them a
+    check of one generation might report (is_unusual): a partial index, as a database keeps,
     so those checks need not visit every node.
     """
 
-    nodes: list[dict[str, Any]] = field(default_factory=list)
+    nodes: list[Generation | dict[str, Any]] = field(default_factory=list)
     edges: list[Edges] = field(default_factory=list)
-    generations: list[dict[str, Any]] = field(default_factory=list)
-    unusual: list[dict[str, Any]] = field(default_factory=list)
+    generations: list[Generation] = field(default_factory=list)
+    unusual: list[Generation] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)  # nodes[i]'s key (a record computes its own each time)
 
     @property
     def relationship_count(self) -> int:
@@ -157,17 +141,18 @@ def build(store: Store) -> GraphData:
     data = GraphData()
     nodes, edges = data.nodes, data.edges
     in_stage: dict[str, dict[str, str]] = {s: {} for s in STAGES}
-    generations, unusual = data.generations, data.unusual
+    gens = data.generations
+    gens += store.generations
+    nodes += gens
+    data.unusual += filter(is_unusual, gens)
     children: dict[str, list[Generation]] = {stage: [] for stage in PARENT_STAGE}
-    for gen in store.generations:
-        props = generation_props(gen)
-        nodes.append(props)
-        generations.append(props)
-        in_stage[gen.stage][gen.gen_id] = props["key"]
-        if is_unusual(props):
-            unusual.append(props)
-        if gen.parent_gen_id and gen.stage in children:
-            children[gen.stage].append(gen)
+    keys = data.keys
+    for gen in gens:
+        stage, gen_id = gen.stage, gen.gen_id
+        in_stage[stage][gen_id] = key = gen_key(stage, gen_id)
+        keys.append(key)
+        if gen.parent_gen_id and stage in children:
+            children[stage].append(gen)
     resolve = _Resolver(in_stage)
 
     for stage, parent_stage in PARENT_STAGE.items():
@@ -203,4 +188,5 @@ def build(store: Store) -> GraphData:
         nodes.append({"key": key, "labels": ("Problem",), "check": p.check, "path": p.path,
                       "line": p.line, "message": p.message, "cohort": p.cohort,
                       "subject_stage": p.stage or None, "subject_gen_id": p.gen_id or None})
+    keys += [n["key"] for n in nodes[len(keys):]]
     return data

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import repeat
-from operator import itemgetter
 from typing import Any, Callable, Iterator, Mapping
 
 import networkx as nx
@@ -25,7 +23,7 @@ from lineage.loaders.graph_model import Edges, GraphData, build
 from lineage.core.model import Generation, Store, gen_key, missing_key
 from lineage.core.perf import gc_paused
 
-Props = dict[str, Any]
+Props = Generation | dict[str, Any]  # a generation node is its record, read like a dict
 
 # How a generation's link to its parent can be broken, as the chain check that reports it.
 LINK_CHECKS = {problem: f"chain.{problem}" for problem in
@@ -77,7 +75,8 @@ class LineageGraph:
             self.nx = _fill(data)
         self.store = store
         self.nodes: Mapping[str, Props] = self.nx._node
-        self._into: Mapping[str, Mapping[str, Any]] = self.nx._pred
+        # parent key -> its children (the generations that derive from it), in store order
+        self._children: Mapping[str, Mapping[str, Any]] = self.nx._pred
         self.generations: list[Props] = data.generations
         self.unusual: list[Props] = data.unusual
         self.columns: list[Edges] = data.edges
@@ -144,7 +143,7 @@ class LineageGraph:
 
     def sources_into(self, key: str) -> list[str]:
         """The nodes with a relationship into `key` (one per source, whatever its places)."""
-        return list(self._into.get(key, ()))
+        return list(dict.fromkeys(u for u, _e, _i in self._places_index.get(key, ())))
 
     def places_to(self, key: str) -> list[tuple[str, Props]]:
         """(source, properties) of every relationship into `key`: one per place, so a file
@@ -170,11 +169,6 @@ class LineageGraph:
             parent.update(zip(e.sources, e.targets))
         return parent
 
-    def _derived_from(self) -> Iterator[tuple[str, str]]:
-        """(child, parent) of every DERIVED_FROM relationship, from the columns."""
-        for e in self.columns_of("DERIVED_FROM"):
-            yield from zip(e.sources, e.targets)
-
     def parent(self, key: str) -> str | None:
         """The node `key` derives from (a generation or a Missing node), None for a draft,
         an unreadable generation or one without parent_gen_id. This is the one parent rule:
@@ -186,19 +180,12 @@ class LineageGraph:
         up = self._parent.get(key)
         return None if up is None or up in self.missing_keys else up
 
-    @cached_property
-    def _children(self) -> dict[str, list[str]]:
-        children: dict[str, list[str]] = {}
-        for child, parent in self._derived_from():
-            children.setdefault(parent, []).append(child)
-        return children
-
     def children(self, key: str) -> list[str]:
-        return self._children.get(key, [])
+        return list(self._children.get(key, ()))
 
     @property
-    def children_index(self) -> dict[str, list[str]]:
-        """parent key -> child keys (read it, never change it)."""
+    def children_index(self) -> Mapping[str, Mapping[str, Any]]:
+        """parent key -> its child keys (iterate them; read it, never change it)."""
         return self._children
 
     def ancestors(self, key: str) -> list[str]:
@@ -386,38 +373,37 @@ class LineageGraph:
 
 
 def _fill(data: GraphData) -> nx.DiGraph:
-    """A DiGraph with networkx's own adjacency dicts filled directly.
+    """A frozen DiGraph of every node and of who derives from whom, with networkx's own
+    adjacency dicts filled directly.
 
     add_nodes_from/add_edge copy every attribute dict and re-check both ends of every edge;
     on a 100,000-generation store that doubled the whole audit. The layout written here is
-    exactly the one DiGraph keeps (_node, _succ, _pred), so every networkx API works on it.
-    A DiGraph holds one edge per (source, target) whose attribute dict is shared by every edge
-    of a type and read-only ({"type": ...}); the places behind it (line, column, stage: one
-    per relationship Neo4j would hold) stay in the graph model's columns.
+    the one DiGraph keeps (_node, _succ, _pred), so every networkx API that reads works on it.
+
+    It holds the lineage only: (child)-[DERIVED_FROM]->(parent), one edge per generation, with
+    one read-only attribute dict for all. A cohort's membership and the files that mention
+    IDs (millions of places on a big store) stay in the graph model's columns, which
+    `places_to` reads. A node without an edge out (or in) shares one empty dict: the graph is
+    frozen, so nothing can add to it. Two dicts per node cost 600 MB on a million generations.
     """
     g = nx.DiGraph()
     node, succ, pred = g._node, g._succ, g._pred
-    keys = list(map(itemgetter("key"), data.nodes))
-    node.update(zip(keys, data.nodes))
-    succ.update(zip(keys, map(dict, repeat((), len(keys)))))  # a fresh empty dict per node
-    pred.update(zip(keys, map(dict, repeat((), len(keys)))))
-    shared: dict[str, dict] = {}
+    none: dict = {}
+    node.update(zip(data.keys, data.nodes))
+    succ.update(dict.fromkeys(data.keys, none))
+    pred.update(succ)
+    attrs = {"type": "DERIVED_FROM"}
     for edges in data.edges:
-        attrs = shared.setdefault(edges.type, {"type": edges.type})
-        sources = edges.sources
-        if sources and sources.count(sources[0]) == len(sources):  # a cohort's or a file's column
-            src = sources[0]
-            out = succ[src]
-            # Only targets this source has no edge to yet: a file's path column often names
-            # the IDs its gen_id column did. The set arithmetic runs in C.
-            new = set(edges.targets).difference(out) if out else edges.targets
-            out.update(dict.fromkeys(new, attrs))
-            for dst in new:
-                pred[dst][src] = attrs
-        else:
-            for src, dst in zip(sources, edges.targets):
-                succ[src][dst] = pred[dst][src] = attrs
-    return g
+        if edges.type != "DERIVED_FROM":
+            continue
+        for child, parent in zip(edges.sources, edges.targets):
+            succ[child] = {parent: attrs}
+            into = pred[parent]
+            if into is none:
+                pred[parent] = {child: attrs}
+            else:
+                into[child] = attrs
+    return nx.freeze(g)
 
 
 def of(source: "Store | LineageGraph") -> LineageGraph:

@@ -23,7 +23,8 @@ from __future__ import annotations
 from itertools import repeat
 from typing import Any, Callable, Iterator
 
-from lineage.loaders.graph_model import Edges, GraphData
+from lineage.core.model import Generation
+from lineage.loaders.graph_model import Edges, GraphData, generation_props
 
 # Labels and relationship types come from this fixed list, never from data, so they may be
 # spelled into query text and import arguments (Cypher cannot take a label as a parameter).
@@ -55,9 +56,12 @@ def node_row(root: str, props: dict[str, Any]) -> dict[str, Any]:
 
 
 def nodes_by_labels(data: GraphData) -> dict[tuple[str, ...], list[dict[str, Any]]]:
-    """The nodes' property dicts (as the graph model made them) grouped by labels, in graph order."""
+    """The nodes' property dicts grouped by labels, in graph order (a generation's record
+    becomes a dict here: the driver and the CSV writer take dicts)."""
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for props in data.nodes:
+        if type(props) is Generation:
+            props = generation_props(props)
         groups.setdefault(props["labels"], []).append(props)
     for labels in groups:
         assert labels in NODE_LABELS, labels

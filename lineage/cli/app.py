@@ -189,13 +189,15 @@ def check_output_place(root: Optional[Path], *outputs: Optional[Path], folder: O
             raise UsageError(f"cannot create {folder}: there is no folder {parent}")
 
 
-def load_store(root: Path, no_progress: bool) -> tuple[Store, float]:
+def load_store(root: Path, no_progress: bool, metadata: bool = True) -> tuple[Store, float]:
+    """The store, with each generation's parsed metadata.json only if `metadata` (commands
+    that read the lineage graph alone need just the facts derived from it)."""
     from lineage.loaders.store import StoreError, scan
 
     start = time.perf_counter()
     try:
         with progress(not no_progress) as advance:
-            store = scan(str(root), advance)
+            store = scan(str(root), advance, metadata)
     except StoreError as exc:
         raise UsageError(str(exc)) from None
     if not store.generations:

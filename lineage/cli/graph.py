@@ -75,7 +75,7 @@ def load(
     if data_root is None:
         raise UsageError("name the data root: lineage load DATA_ROOT")
     check_output_place(data_root, folder=csv_dir)
-    store, seconds = load_store(data_root, no_progress)
+    store, seconds = load_store(data_root, no_progress, metadata=False)
     say(f"scanned {count(len(store.generations), 'generation')} in {seconds:.1f}s")
     load_neo4j(store, conn, not no_progress, method.value, fresh, csv_dir)
 
@@ -130,7 +130,7 @@ def query(
         finally:
             neo.close()
     else:
-        store, _ = load_store(data_root, no_progress)
+        store, _ = load_store(data_root, no_progress, metadata=False)
         graph = backend_for(store, backend).graph
         if "gen_id" in params and not graph.find(params["gen_id"]):
             raise UsageError(no_generation(params["gen_id"], data_root))

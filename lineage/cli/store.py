@@ -72,7 +72,7 @@ def audit(
     known = read_baseline(baseline, cfg, writing=write_baseline is not None)  # before the long part
     conn = connection(uri, user, database, password_prompt, cfg) if backend == BackendName.neo4j else None
     start = time.perf_counter()
-    store, _ = load_store(data_root, no_progress)
+    store, _ = load_store(data_root, no_progress, metadata=False)
     report = run_audit(backend_for(store, backend, conn, not no_progress), str(data_root), checks, overrides, stage)
     if known is not None:
         baselines.apply(report, known, stage)
@@ -128,7 +128,7 @@ def inventory(
     from lineage.render.inventory import write_inventory
 
     check_output_place(data_root, output, folder=output_dir)
-    store, seconds = load_store(data_root, no_progress)
+    store, seconds = load_store(data_root, no_progress, metadata=False)
     inv = build(store)
     write_inventory(inv, format.value, output)
     if output_dir:
@@ -172,7 +172,7 @@ def orphans(
         format, output = Format.csv, csv_file
     check_output_place(data_root, output)
     start = time.perf_counter()
-    store, _ = load_store(data_root, no_progress)
+    store, _ = load_store(data_root, no_progress, metadata=False)
     report = run_audit(backend_for(store, BackendName.networkx), str(data_root),
                        checks_for(None, cfg, ORPHAN_CHECKS), severity_for(None, cfg))
     rows = [orphan_row(f.as_dict()) for f in report.findings]
@@ -199,7 +199,7 @@ def show(
     from lineage.render.tree import render_tree
 
     check_output_place(data_root, output)
-    store, _ = load_store(data_root, no_progress)
+    store, _ = load_store(data_root, no_progress, metadata=False)
     backend = backend_for(store, BackendName.networkx)
     report = run_audit(backend, str(data_root))
     views = lineage_of(backend.graph, gen_id, report.findings)

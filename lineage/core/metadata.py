@@ -66,6 +66,7 @@ def extraneous_reason(stage: str, name: str) -> str:
 
 
 TEXT_FIELDS = ("gen_id", "stage", "parent_gen_id", "mode")  # kept as text on every generation
+SHARED_TEXT = {t: t for t in (*ids.STAGES, *MODES)}
 
 
 def _text(value) -> str:
@@ -86,8 +87,12 @@ def derive(gen: Generation) -> None:
     if meta is None:
         return
     stage = gen.stage
-    gen.meta_gen_id, gen.meta_stage, gen.parent_gen_id, gen.mode = [
+    meta_gen_id, meta_stage, gen.parent_gen_id, mode = [
         v.strip() if type(v) is str else _text(v) for v in map(meta.get, TEXT_FIELDS)]
+    # Equal text as one string: a million generations hold a million IDs, not two million.
+    gen.meta_gen_id = gen.gen_id if meta_gen_id == gen.gen_id else meta_gen_id
+    gen.meta_stage = SHARED_TEXT.get(meta_stage, meta_stage)
+    gen.mode = SHARED_TEXT.get(mode, mode)
 
     # Complete metadata has every required field in its signature (asserted in the tests).
     parts = ids.common_signature(stage, meta)
