@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 from lineage.core.ids import DETERMINISTIC, PARENT_STAGE, STAGES
 from lineage.core.metadata import REQUIRED_FILES
-from lineage.core.model import (Generation, Store, artifact_key, cohort_key, gen_key, missing_key,
+from lineage.core.model import (Generation, Store, artifact_key, cohort_key, missing_key,
                                 problem_key)
 
 
@@ -88,7 +89,7 @@ class GraphData:
     edges: list[Edges] = field(default_factory=list)
     generations: list[Generation] = field(default_factory=list)
     unusual: list[Generation] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)  # nodes[i]'s key (a record computes its own each time)
+    keys: list[str] = field(default_factory=list)  # nodes[i]'s key
 
     @property
     def relationship_count(self) -> int:
@@ -148,16 +149,16 @@ def build(store: Store) -> GraphData:
     children: dict[str, list[Generation]] = {stage: [] for stage in PARENT_STAGE}
     keys = data.keys
     for gen in gens:
-        stage, gen_id = gen.stage, gen.gen_id
-        in_stage[stage][gen_id] = key = gen_key(stage, gen_id)
-        keys.append(key)
+        stage = gen.stage
+        in_stage[stage][gen.gen_id] = gen.key
         if gen.parent_gen_id and stage in children:
             children[stage].append(gen)
+    keys += map(attrgetter("key"), gens)
     resolve = _Resolver(in_stage)
 
     for stage, parent_stage in PARENT_STAGE.items():
         kids = children[stage]
-        edges.append(Edges("DERIVED_FROM", [in_stage[stage][g.gen_id] for g in kids],
+        edges.append(Edges("DERIVED_FROM", [g.key for g in kids],
                            resolve.column([g.parent_gen_id for g in kids], [parent_stage]),
                            {"expected_stage": parent_stage}))
 

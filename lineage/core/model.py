@@ -66,16 +66,17 @@ class Generation:
     required_missing: Sequence[str] = ()
     extraneous: Sequence[str] = ()
     invalid_values: Sequence[str] = ()
+    # The node key (gen_key), made once: the graph's dicts, its edges and every finding share it.
+    key: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.key = gen_key(self.stage, self.gen_id)
 
     # Read as a node's properties: node["name"] and node.get("name") (in C: no call per read).
     __getitem__ = object.__getattribute__
 
     def get(self, name: str, default: Any = None) -> Any:
         return getattr(self, name, default)
-
-    @property
-    def key(self) -> str:
-        return gen_key(self.stage, self.gen_id)
 
     @property
     def labels(self) -> tuple[str, ...]:
