@@ -21,13 +21,14 @@ from lineage.core.model import (Generation, Store, artifact_key, cohort_key, mis
                                 problem_key)
 
 
-def generation_props(gen: Generation) -> dict[str, Any]:
+def generation_props(gen: Generation, unusual: bool = False) -> dict[str, Any]:
     """A generation node's properties as a dict, for Neo4j: flat values (text, numbers,
     booleans, lists of text) it can store. The networkx graph keeps the record itself as the
     node (lineage.core.model.Generation reads like this dict). `labels` rides along; Neo4j
-    takes labels apart. The driver sends tuples as lists.
+    takes labels apart, and `unusual` (is_unusual) adds the label Unusual. The driver sends
+    tuples as lists.
     """
-    return {"key": gen.key, "labels": gen.labels, "path": gen.path,
+    return {"key": gen.key, "labels": gen.labels + ("Unusual",) if unusual else gen.labels, "path": gen.path,
             **{name: getattr(gen, name) for name in NODE_FIELDS}}
 
 

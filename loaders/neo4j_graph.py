@@ -32,11 +32,8 @@ SCHEMA = [
     "CREATE INDEX lineage_root IF NOT EXISTS FOR (n:Lineage) ON (n.root)",
     "CREATE INDEX generation_root IF NOT EXISTS FOR (n:Generation) ON (n.root)",
     "CREATE INDEX generation_id IF NOT EXISTS FOR (n:Generation) ON (n.gen_id)",
-    # Partial indexes, like the networkx graph's `unusual`: a list is stored only when it is not
-    # empty, so these hold the few generations the meta checks report, not every generation.
-    "CREATE INDEX generation_extraneous IF NOT EXISTS FOR (n:Generation) ON (n.extraneous)",
-    "CREATE INDEX generation_required_missing IF NOT EXISTS FOR (n:Generation) ON (n.required_missing)",
-    "CREATE INDEX generation_invalid_values IF NOT EXISTS FOR (n:Generation) ON (n.invalid_values)",
+    # The partial index the checks of one generation read, like the networkx graph's `unusual`.
+    "CREATE INDEX unusual_root IF NOT EXISTS FOR (n:Unusual) ON (n.root)",
     "CREATE INDEX missing_root IF NOT EXISTS FOR (n:Missing) ON (n.root)",
     "CREATE INDEX cohort_root IF NOT EXISTS FOR (n:Cohort) ON (n.root)",
     "CREATE INDEX artifact_root IF NOT EXISTS FOR (n:Artifact) ON (n.root)",

@@ -30,6 +30,7 @@ from lineage.loaders.graph_model import Edges, GraphData, generation_props
 # spelled into query text and import arguments (Cypher cannot take a label as a parameter).
 NODE_LABELS = {
     ("Generation", "Draft"), ("Generation", "Essay"), ("Generation", "Evaluation"),
+    ("Generation", "Draft", "Unusual"), ("Generation", "Essay", "Unusual"), ("Generation", "Evaluation", "Unusual"),
     ("Missing",), ("Cohort",), ("Artifact",), ("Problem",),
 }
 REL_TYPES = ("DERIVED_FROM", "INCLUDES", "REFERENCES")
@@ -57,11 +58,15 @@ def node_row(root: str, props: dict[str, Any]) -> dict[str, Any]:
 
 def nodes_by_labels(data: GraphData) -> dict[tuple[str, ...], list[dict[str, Any]]]:
     """The nodes' property dicts grouped by labels, in graph order (a generation's record
-    becomes a dict here: the driver and the CSV writer take dicts)."""
+    becomes a dict here: the driver and the CSV writer take dicts).
+
+    The generations of the graph's partial index (`unusual`) get the label Unusual: the checks
+    of one generation match (:Unusual {root}) and read a few percent of the nodes."""
+    unusual = set(map(id, data.unusual))
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for props in data.nodes:
         if type(props) is Generation:
-            props = generation_props(props)
+            props = generation_props(props, id(props) in unusual)
         groups.setdefault(props["labels"], []).append(props)
     for labels in groups:
         assert labels in NODE_LABELS, labels

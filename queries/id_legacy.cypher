@@ -1,6 +1,6 @@
 // id.legacy: legacy IDs, the deterministic ID their metadata implies, and how many
 // generations derive from them (a rebuild regenerates those too). Parameters: $root.
-MATCH (g:Generation {root: $root, id_kind: 'legacy'})
+MATCH (g:Unusual {root: $root, id_kind: 'legacy'})
 CALL (g) {
   OPTIONAL MATCH (d:Generation)-[:DERIVED_FROM*1..]->(g)
   WHERE d <> g

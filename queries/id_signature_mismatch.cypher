@@ -1,6 +1,6 @@
 // id.signature_mismatch: deterministic-format IDs that their metadata does not reproduce
 // for any collision suffix k = 0..4, with the count of descendants. Parameters: $root.
-MATCH (g:Generation {root: $root})
+MATCH (g:Unusual {root: $root})
 WHERE g.id_matches = false
 CALL (g) {
   OPTIONAL MATCH (d:Generation)-[:DERIVED_FROM*1..]->(g)

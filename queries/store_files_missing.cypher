@@ -1,6 +1,8 @@
 // store.files_missing: generations without parsed.txt, parsed_metadata.json or raw_metadata.json.
 // Parameters: $root.
-MATCH (g:Generation {root: $root})
+// :Unusual generations are those a check of one generation might report (the partial index
+// lineage.loaders.graph_model.is_unusual), a few percent of them on a typical store.
+MATCH (g:Unusual {root: $root})
 WHERE g.meta_status <> 'missing'
 WITH g, [f IN ['parsed.txt', 'parsed_metadata.json', 'raw_metadata.json'] WHERE NOT f IN coalesce(g.files, [])] AS missing
 WHERE size(missing) > 0

@@ -101,8 +101,8 @@ def _query_params(store, name):
 
     children = g.children_index
     draft = max((k for k in children if k.startswith("gen:draft/")), key=lambda k: len(children[k]))
-    essay = children[draft][0]
-    leaf = children[essay][0]
+    essay = g.children(draft)[0]
+    leaf = g.children(essay)[0]
     return [{"gen_id": g.nodes[k]["gen_id"]} for k in (draft, essay, leaf)]
 
 

@@ -204,6 +204,8 @@ NODE_STYLES = {
     "Cohort": ("#8E63C7", "#6C45A3", "#FFFFFF", "65px", "{cohort_id}"),
     "Artifact": ("#D8D8D8", "#8D8F94", "#2A2C34", "45px", "{path}"),
     "Problem": ("#8B4A2B", "#5E2F19", "#FFFFFF", "45px", "{check}"),
+    # After the stage labels: a generation a one-generation check may report stands out in any stage.
+    "Unusual": ("#F79767", "#E07A4C", "#2A2C34", "50px", "{gen_id}"),
     "LoadRun": ("#F3E3C3", "#C9B48A", "#2A2C34", "60px", "{status}"),
 }
 REL_STYLES = {
