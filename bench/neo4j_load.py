@@ -90,7 +90,7 @@ def bench_one(root: str, work: Path, env: dict) -> dict:
         tool_peak = lambda text: f"import tool peak {_peak(text)}"  # noqa: E731
         p = Phases()
         print(f"{root}:", file=sys.stderr)
-        t_scan, store = p.run("scan", scan, root, False)  # as `lineage load` scans: metadata=False
+        t_scan, store = p.run("scan", scan, root, metadata=False)  # as `lineage load` scans
         with gc_paused():
             t_build, data = p.run("graph model", build, store)
         rows = len(data.nodes) + data.relationship_count  # the graph model's (Neo4j folds REFERENCES)
