@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from typing import Annotated
 
 import typer
@@ -15,6 +16,7 @@ import typer
 # Imported in the order `lineage --help` lists their commands; importing registers them.
 from lineage.cli import store, checks, graph, cohorts, rename, migrate, demo  # noqa: F401, I001
 from lineage.cli.app import app, err
+from lineage.core import perf
 from lineage.core.status import Terminated
 
 __all__ = ["app", "main", "on_sigterm"]
@@ -49,4 +51,17 @@ def on_sigterm(signum, frame) -> None:
 def main() -> None:
     # SIGTERM unwinds like Ctrl-C: outputs being written are removed, helpers are stopped.
     signal.signal(signal.SIGTERM, on_sigterm)
-    app()
+    perf.arm_hold()
+    try:
+        app()
+    except SystemExit as exc:
+        if not perf.holding() or not isinstance(exc.code, (int, type(None))):
+            raise
+        # A command kept its big objects to the end (perf.hold_until_exit): the outputs are
+        # written and closed, so the process ends here instead of freeing them one by one.
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except OSError:  # a reader that left: the interpreter's own exit handles that
+            raise exc from None
+        os._exit(exc.code or 0)

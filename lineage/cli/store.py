@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from lineage.core.perf import hold_until_exit
 from lineage.core.status import UsageError
 from lineage.cli.app import (BackendName, BackendOpt, DataRoot, DatabaseOpt, FailOn, FailOnOpt, Format,
                              FormatOpt, NoProgressOpt, OutputOpt, PasswordPromptOpt, UriOpt, UserOpt, app,
@@ -73,7 +74,9 @@ def audit(
     conn = connection(uri, user, database, password_prompt, cfg) if backend == BackendName.neo4j else None
     start = time.perf_counter()
     store, _ = load_store(data_root, no_progress, metadata=False)
-    report = run_audit(backend_for(store, backend, conn, not no_progress), str(data_root), checks, overrides, stage)
+    graph = backend_for(store, backend, conn, not no_progress)
+    hold_until_exit(store, graph if backend == BackendName.networkx else None)  # (a driver is closed as usual)
+    report = run_audit(graph, str(data_root), checks, overrides, stage)
     if known is not None:
         baselines.apply(report, known, stage)
     if write_baseline is not None:

@@ -22,3 +22,25 @@ def gc_paused():
         gc.freeze()
         if was_enabled:
             gc.enable()
+
+
+# Set to a list by the command line's entry point (lineage.cli.main) and only there: a library
+# caller or a test runner keeps Python's normal exit.
+_held: list | None = None
+
+
+def hold_until_exit(*objects: object) -> None:
+    """Keep these objects (the store, the graph) alive until the process ends, which then ends
+    without freeing them one by one: half a second on a million generations, after the work is
+    done. A no-op unless the command line armed it."""
+    if _held is not None:
+        _held.extend(objects)
+
+
+def arm_hold() -> None:
+    global _held
+    _held = []
+
+
+def holding() -> bool:
+    return bool(_held)
