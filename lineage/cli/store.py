@@ -75,8 +75,12 @@ def audit(
     start = time.perf_counter()
     store, _ = load_store(data_root, no_progress, metadata=False)
     graph = backend_for(store, backend, conn, not no_progress)
-    hold_until_exit(store, graph if backend == BackendName.networkx else None)  # (a driver is closed as usual)
-    report = run_audit(graph, str(data_root), checks, overrides, stage)
+    hold_until_exit(store, graph)
+    try:
+        report = run_audit(graph, str(data_root), checks, overrides, stage)
+    finally:
+        if backend == BackendName.neo4j:
+            graph.close()
     if known is not None:
         baselines.apply(report, known, stage)
     if write_baseline is not None:
