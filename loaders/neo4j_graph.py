@@ -24,6 +24,9 @@ from lineage.core.model import Store
 from lineage.core.status import LineageError, UsageError
 
 BATCH = 20_000
+# What a complete load stores on its LoadRun node. 2: generations of the partial index carry the
+# label Unusual, which the checks of one generation match (a graph of version 1 has none).
+GRAPH_VERSION = 2
 DEFAULT_URI = "bolt://localhost:7687"
 
 SCHEMA = [
@@ -225,8 +228,8 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
             n_nodes = len(data.nodes)
             session.execute_write(lambda tx: tx.run(
                 "MATCH (l:LoadRun {root: $root, load_id: $load_id}) SET l.status = 'complete', "
-                "l.finished = datetime(), l.nodes = $nodes, l.relationships = $rels",
-                root=root, load_id=load_id, nodes=n_nodes, rels=n_rels).consume())
+                "l.finished = datetime(), l.nodes = $nodes, l.relationships = $rels, l.graph_version = $version",
+                root=root, load_id=load_id, nodes=n_nodes, rels=n_rels, version=GRAPH_VERSION).consume())
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
         reason = neo4j_error(exc, conn) if isinstance(exc, neo4j.exceptions.Neo4jError) else \
             f"{type(exc).__name__}: {_short(exc)}"
@@ -286,8 +289,8 @@ def finish_import(conn: Connection, files, batch: int = BATCH, index_timeout: in
                                    "its graph stays marked incomplete")
             session.execute_write(lambda tx: tx.run(
                 "MATCH (l:LoadRun {root: $root, load_id: $load_id}) SET l.status = 'complete', "
-                "l.started = datetime($started), l.finished = datetime()",
-                root=root, load_id=files.load_id, started=files.started).consume())
+                "l.started = datetime($started), l.finished = datetime(), l.graph_version = $version",
+                root=root, load_id=files.load_id, started=files.started, version=GRAPH_VERSION).consume())
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
         reason = neo4j_error(exc, conn) if isinstance(exc, neo4j.exceptions.Neo4jError) else \
             f"{type(exc).__name__}: {_short(exc)}"
@@ -306,7 +309,8 @@ class Neo4jBackend:
     def __init__(self, conn: Connection, root: str):
         self.conn, self.root = conn, root
         self._driver = conn.driver()
-        status = self._read("MATCH (l:LoadRun {root: $root}) RETURN l.status AS status", {})
+        status = self._read("MATCH (l:LoadRun {root: $root}) RETURN l.status AS status, "
+                            "l.graph_version AS version", {})
         if not status:
             self.close()
             raise UsageError(f"no graph of {root} in Neo4j; run `lineage load {root} --backend neo4j` first")
@@ -317,6 +321,10 @@ class Neo4jBackend:
         if status[0]["status"] != "complete":
             self.close()
             raise LineageError(f"the last Neo4j load of {root} did not complete; run `lineage load` again")
+        if (status[0]["version"] or 1) < GRAPH_VERSION:
+            self.close()
+            raise LineageError(f"the graph of {root} in Neo4j was loaded by an older lineage, whose graph its "
+                               f"checks would misread; run `lineage load {root}` again")
 
     def close(self) -> None:
         self._driver.close()

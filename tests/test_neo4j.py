@@ -27,7 +27,7 @@ from lineage import synthetic
 from lineage.loaders.neo4j_graph import Connection, Neo4jBackend, load
 from lineage.loaders.networkx_graph import NetworkxBackend
 from lineage.loaders.store import scan
-from lineage.queries.catalog import CHECKS, LINEAGE_QUERIES, QUERIES
+from lineage.queries.catalog import BY_ID, CHECKS, LINEAGE_QUERIES, QUERIES
 from lineage.core.status import LineageError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -232,6 +232,27 @@ def test_a_failed_load_is_refused_until_a_load_completes(neo4j_conn, make_store,
     neo = Neo4jBackend(neo4j_conn, store.root)
     try:
         assert sum(neo.id_tally().values()) == 2
+    finally:
+        neo.close()
+
+
+def test_a_graph_loaded_by_an_older_lineage_is_refused(neo4j_conn, make_store):
+    """A graph without the Unusual labels would give the checks of one generation no rows."""
+    root = make_store({"gens/draft/Not-An-ID/": None})
+    store = scan(str(root))
+    load(neo4j_conn, store)
+    driver = neo4j_conn.driver()
+    try:
+        driver.execute_query("MATCH (l:LoadRun {root: $root}) REMOVE l.graph_version", {"root": store.root},
+                             database_=neo4j_conn.database)
+    finally:
+        driver.close()
+    with pytest.raises(LineageError, match="loaded by an older lineage.*run `lineage load"):
+        Neo4jBackend(neo4j_conn, store.root)
+    load(neo4j_conn, store)
+    neo = Neo4jBackend(neo4j_conn, store.root)
+    try:
+        assert [r["gen_id"] for r in neo.rows(BY_ID["id.malformed"])] == ["Not-An-ID"]
     finally:
         neo.close()
 
