@@ -34,7 +34,7 @@ from typing import Any
 from lineage.core.files import read_input
 from lineage.core.status import LineageError, UsageError
 from lineage.loaders.graph_model import Edges, GraphData
-from lineage.loaders.neo4j_shape import REL_TYPES, nodes_by_labels, relationship_columns, uid
+from lineage.loaders.neo4j_shape import GRAPH_VERSION, REL_TYPES, nodes_by_labels, relationship_columns, uid
 
 ARRAY_DELIMITER = "\x1f"
 MANIFEST = "import.json"
@@ -77,6 +77,7 @@ class ImportFiles:
     relationship_files: list[tuple[str, str]] = field(default_factory=list)  # (type, file)
     multiline: bool = False
     fixups: list[dict[str, Any]] = field(default_factory=list)  # {"uid": ..., "p": {name: value}}
+    graph_version: int = 1  # neo4j_shape.GRAPH_VERSION when written; a manifest without it is older
 
     def arguments(self) -> list[str]:
         """The options of `neo4j-admin database import full` (after the database name)."""
@@ -101,6 +102,9 @@ class ImportFiles:
             files = None
         if files is None or not files.well_typed():
             raise UsageError(f"{path} is not a manifest lineage wrote")
+        if files.graph_version != GRAPH_VERSION:
+            raise UsageError(f"the import files in {folder} hold graph version {files.graph_version}, not "
+                             f"{GRAPH_VERSION}: write them again with this lineage (`lineage load` with --csv-dir)")
         files.node_files = [tuple(x) for x in files.node_files]
         files.relationship_files = [tuple(x) for x in files.relationship_files]
         return files
@@ -114,7 +118,8 @@ class ImportFiles:
                 and all(type(v) is int and v >= 0 for v in (self.nodes, self.relationships))
                 and isinstance(self.multiline, bool) and pairs(self.node_files)
                 and pairs(self.relationship_files)
-                and isinstance(self.fixups, list) and all(isinstance(x, dict) for x in self.fixups))
+                and isinstance(self.fixups, list) and all(isinstance(x, dict) for x in self.fixups)
+                and type(self.graph_version) is int)
 
 
 _TYPE_KINDS = {str: "string", bool: "boolean", int: "long", tuple: "string[]", list: "string[]"}
@@ -231,7 +236,7 @@ def write(folder: str, root: str, data: GraphData, load_id: str) -> ImportFiles:
     folder = os.path.abspath(folder)
     rel_columns = relationship_columns(data)
     files = ImportFiles(folder, root, load_id, len(data.nodes), sum(map(len, rel_columns)),
-                        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+                        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), graph_version=GRAPH_VERSION)
     # The root (and every uid, which holds it) bypasses the writer's per-column test.
     files.multiline = "\n" in root or "\r" in root
     writer = _Writer(files)

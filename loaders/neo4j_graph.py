@@ -18,15 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from lineage.loaders.graph_model import GraphData, build
-from lineage.loaders.neo4j_shape import (NODE_LABELS, REL_PROPS, REL_TYPES, node_row, nodes_by_labels, rel_rows,
+from lineage.loaders.neo4j_shape import (GRAPH_VERSION, NODE_LABELS, REL_PROPS, REL_TYPES, node_row, nodes_by_labels, rel_rows,
                                          relationship_columns)
 from lineage.core.model import Store
 from lineage.core.status import LineageError, UsageError
 
 BATCH = 20_000
-# What a complete load stores on its LoadRun node. 2: generations of the partial index carry the
-# label Unusual, which the checks of one generation match (a graph of version 1 has none).
-GRAPH_VERSION = 2
 DEFAULT_URI = "bolt://localhost:7687"
 
 SCHEMA = [
@@ -37,6 +34,10 @@ SCHEMA = [
     "CREATE INDEX generation_id IF NOT EXISTS FOR (n:Generation) ON (n.gen_id)",
     # The partial index the checks of one generation read, like the networkx graph's `unusual`.
     "CREATE INDEX unusual_root IF NOT EXISTS FOR (n:Unusual) ON (n.root)",
+    # What graph version 1 had in its place: every load would go on maintaining them.
+    "DROP INDEX generation_extraneous IF EXISTS",
+    "DROP INDEX generation_required_missing IF EXISTS",
+    "DROP INDEX generation_invalid_values IF EXISTS",
     "CREATE INDEX missing_root IF NOT EXISTS FOR (n:Missing) ON (n.root)",
     "CREATE INDEX cohort_root IF NOT EXISTS FOR (n:Cohort) ON (n.root)",
     "CREATE INDEX artifact_root IF NOT EXISTS FOR (n:Artifact) ON (n.root)",

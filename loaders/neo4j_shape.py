@@ -34,6 +34,10 @@ NODE_LABELS = {
     ("Missing",), ("Cohort",), ("Artifact",), ("Problem",),
 }
 REL_TYPES = ("DERIVED_FROM", "INCLUDES", "REFERENCES")
+# What a complete load records on its LoadRun node, and an import's manifest on its files.
+# 2: the generations of the partial index carry the label Unusual, which the checks of one
+# generation match (a graph of version 1 has none: they would find nothing there).
+GRAPH_VERSION = 2
 # The properties each relationship type may have, so a CREATE can name them (a SET from a map
 # after the CREATE makes the planner buffer every row first: an Eager operator).
 REL_PROPS = {"DERIVED_FROM": ("expected_stage",), "INCLUDES": ("line", "path", "stage"),

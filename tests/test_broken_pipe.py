@@ -45,3 +45,18 @@ def test_a_reader_that_quits_early_gets_a_quiet_141(store, args):
     assert proc.wait(timeout=300) == 141
     assert len(first) == 100
     assert proc.stderr.read() == b""
+
+
+@pytest.mark.parametrize("closed", ["stdout", "stderr"])
+def test_an_audit_started_with_a_standard_stream_closed_ends_as_usual(store, tmp_path, closed):
+    """The audit ends the process itself once its report is written (perf.hold_until_exit);
+    a stream the process was started without must not turn that into a traceback."""
+    root, _ = store
+    fd = 1 if closed == "stdout" else 2
+    out = tmp_path / "report.json"
+    cmd = (f"exec {sys.executable} -m lineage audit {root} --format json --output {out} --fail-on never "
+           f"--no-progress {fd}>&-")
+    proc = subprocess.run(["sh", "-c", cmd], capture_output=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert b"Traceback" not in proc.stderr
+    assert out.read_bytes().startswith(b"{")

@@ -228,7 +228,8 @@ def test_a_root_with_a_line_break_switches_on_multiline_fields(tmp_path):
 
 
 @pytest.mark.parametrize("change", [{"node_files": 5}, {"nodes": "a"}, {"multiline": "yes"},
-                                    {"relationship_files": [["DERIVED_FROM"]]}, {"fixups": [1]}])
+                                    {"relationship_files": [["DERIVED_FROM"]]}, {"fixups": [1]},
+                                    {"graph_version": "2"}])
 def test_a_hand_edited_manifest_is_a_usage_error(tmp_path, planted, change):
     store = scan(str(planted))
     folder = tmp_path / "csv"
@@ -240,6 +241,21 @@ def test_a_hand_edited_manifest_is_a_usage_error(tmp_path, planted, change):
     assert result.exit_code == 2, result.output
     assert "is not a manifest lineage wrote" in result.stderr and "internal error" not in result.stderr
     assert files.nodes > 0
+
+
+def test_import_files_of_an_older_graph_version_are_refused(tmp_path, planted):
+    """Files written before the Unusual label would load a graph the checks of one generation
+    find nothing in; their manifest has no graph_version."""
+    store = scan(str(planted))
+    folder = tmp_path / "csv"
+    write(str(folder), store.root, build(store), "test")
+    doc = json.loads((folder / "import.json").read_text())
+    assert doc.pop("graph_version") == 2
+    (folder / "import.json").write_text(json.dumps(doc))
+    result = CliRunner().invoke(app, ["load", "--finish-import", str(folder), "--uri", "bolt://127.0.0.1:9"],
+                                env={"NEO4J_PASSWORD": "pw"})
+    assert result.exit_code == 2, result.output
+    assert "graph version 1, not 2" in result.stderr and "write them again" in result.stderr
 
 
 def test_a_failed_import_keeps_its_files_and_names_them(tmp_path, planted, monkeypatch):

@@ -60,8 +60,9 @@ def main() -> None:
         # A command kept its big objects to the end (perf.hold_until_exit): the outputs are
         # written and closed, so the process ends here instead of freeing them one by one.
         try:
-            sys.stdout.flush()
-            sys.stderr.flush()
-        except OSError:  # a reader that left: the interpreter's own exit handles that
+            for stream in (sys.stdout, sys.stderr):
+                if stream is not None:  # (None when the process was started with it closed)
+                    stream.flush()
+        except (OSError, ValueError):  # a reader that left, a closed stream: the usual exit handles it
             raise exc from None
         os._exit(exc.code or 0)
