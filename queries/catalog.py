@@ -4,7 +4,9 @@ and the canned lineage queries.
 A check is registered next to its networkx twin, in the module of its family (store_checks,
 id_checks, meta_checks, chain_checks, cohort_checks, ref_checks), with `@check(...)`; its Cypher
 twin is `<family>_<name>.cypher` in this folder, and its planter in lineage.synthetic.planters.
-Those three places are all a new check needs. The catalog's order (the families in that order,
+Those three places are all a new check needs; a check whose rows are problems the loader
+recorded (an unreadable file, a spec that does not compile) is one `loader_check(...)` call, its
+Cypher twin the shared problems.cypher. The catalog's order (the families in that order,
 each in definition order) is the order of findings and of every table of checks.
 
 `describe` turns one row of either backend into a Finding's message and details, so both
@@ -14,10 +16,12 @@ backends word findings identically.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
 from lineage.core.model import Finding
+from lineage.queries.rows import problems
 
 QUERY_DIR = Path(__file__).parent
 Row = dict[str, Any]
@@ -70,6 +74,14 @@ def check(check_id: str, severity: str, fires_when: str, *, why: str, fix: str,
         CHECKS.append(Check(check_id, severity, fires_when, why, fix, find, describe, on_metadata, query, params))
         return find
     return register
+
+
+def loader_check(check_id: str, severity: str, fires_when: str, *, why: str, fix: str,
+                 describe: Callable[[Row], tuple[str, dict]] = lambda r: (r["error"], {})) -> None:
+    """Register a check whose rows are the problems the loader recorded under its ID: one
+    Cypher file (problems.cypher, with the ID as a parameter) and one networkx twin for all."""
+    CHECKS.append(Check(check_id, severity, fires_when, why, fix, partial(problems, check=check_id), describe,
+                        query="problems", params=(("check", check_id),)))
 
 
 # The families, imported in catalog order; importing registers their checks.

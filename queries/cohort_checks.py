@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from lineage.loaders.lineage_graph import LineageGraph
-from lineage.queries.catalog import Row, check
-from lineage.queries.rows import gen_row, problems
+from lineage.queries.catalog import Row, check, loader_check
+from lineage.queries.rows import gen_row
 
 
 def to_missing(g: LineageGraph, rel_type: str) -> Iterator[tuple[str, dict, dict]]:
@@ -31,54 +31,42 @@ def member_missing(g: LineageGraph) -> list[Row]:
              "column": "gen_id", "cohort": g.nodes[u]["cohort_id"]} for u, m, pl in to_missing(g, "INCLUDES")]
 
 
-@check("cohort.membership_invalid", "error",
-       "a `membership.csv` is empty or lacks the `stage`/`gen_id` columns, or a row is short",
-       why="The cohort's members cannot be read: every generation in it looks unreachable, and a migration "
-           "cannot update it.",
-       fix="Export it again as CSV with a stage,gen_id header (a ';' separator from a spreadsheet is the usual "
-           "cause), or complete the short row.",
-       describe=lambda r: (r["error"], {}), query="problems", params=(("check", "cohort.membership_invalid"),))
-def membership_invalid(g: LineageGraph) -> list[Row]:
-    return problems(g, "cohort.membership_invalid")
+loader_check("cohort.membership_invalid", "error",
+             "a `membership.csv` is empty or lacks the `stage`/`gen_id` columns, or a row is short",
+             why="The cohort's members cannot be read: every generation in it looks unreachable, and a migration "
+                 "cannot update it.",
+             fix="Export it again as CSV with a stage,gen_id header (a ';' separator from a spreadsheet is the usual "
+                 "cause), or complete the short row.")
 
 
-@check("cohort.manifest_invalid", "warn",
-       "a cohort's `manifest.json` is unusable: not UTF-8, not a JSON object, or `combos` not a list / "
-       "`templates`, `llms`, `replication` not objects",
-       why="A Cartesian rebuild reads its parameters from the manifest: without them it cannot be simulated "
-           "or repeated.",
-       fix="Repair the JSON (the message says which field is wrong), or write it again from the cohort's "
-           "configuration.",
-       describe=lambda r: (r["error"], {}), query="problems", params=(("check", "cohort.manifest_invalid"),))
-def manifest_invalid(g: LineageGraph) -> list[Row]:
-    return problems(g, "cohort.manifest_invalid")
+loader_check("cohort.manifest_invalid", "warn",
+             "a cohort's `manifest.json` is unusable: not UTF-8, not a JSON object, or `combos` not a list / "
+             "`templates`, `llms`, `replication` not objects",
+             why="A Cartesian rebuild reads its parameters from the manifest: without them it cannot be simulated "
+                 "or repeated.",
+             fix="Repair the JSON (the message says which field is wrong), or write it again from the cohort's "
+                 "configuration.")
 
 
 # Both spec checks warn: the generations themselves are sound, and neither blocks a migration.
 # A disagreement is the normal state between editing a spec and building the cohort again (the
 # build rewrites membership.csv), and an unusable spec stops the next build, not the data.
-@check("cohort.spec_invalid", "warn",
-       "a cohort's `spec/config.yaml` cannot be compiled: invalid YAML or DSL, a helper file missing or outside "
-       "the spec folder, a construct lineage does not support, or a plan the pipeline refuses",
-       why="The next build of the cohort fails, and its membership cannot be checked against the spec.",
-       fix="Correct the spec where the message points (it names the file, the rule and the value).",
-       describe=lambda r: (r["error"], {}), query="problems", params=(("check", "cohort.spec_invalid"),))
-def spec_invalid(g: LineageGraph) -> list[Row]:
-    return problems(g, "cohort.spec_invalid")
+loader_check("cohort.spec_invalid", "warn",
+             "a cohort's `spec/config.yaml` cannot be compiled: invalid YAML or DSL, a helper file missing or outside "
+             "the spec folder, a construct lineage does not support, or a plan the pipeline refuses",
+             why="The next build of the cohort fails, and its membership cannot be checked against the spec.",
+             fix="Correct the spec where the message points (it names the file, the rule and the value).")
 
 
-@check("cohort.spec_mismatch", "warn",
-       "a cohort's `membership.csv` disagrees with its compiled `spec/config.yaml`: a member the spec does not "
-       "plan, or a planned generation the membership does not list (one finding each)",
-       why="Reports and partitions follow the membership, the next build follows the spec: the cohort is not "
-           "what either says, and a rebuild adds or drops generations (and pays for the new ones).",
-       fix="If the spec was edited on purpose, build the cohort again (`lineage cohorts simulate DATA_ROOT "
-           "--cohort ID` says what that costs); if the membership was edited by hand, build it again from the "
-           "spec or restore the spec it was built from.",
-       describe=lambda r: (r["error"], {"in_membership": r["line"] is not None}),
-       query="problems", params=(("check", "cohort.spec_mismatch"),))
-def spec_mismatch(g: LineageGraph) -> list[Row]:
-    return problems(g, "cohort.spec_mismatch")
+loader_check("cohort.spec_mismatch", "warn",
+             "a cohort's `membership.csv` disagrees with its compiled `spec/config.yaml`: a member the spec does not "
+             "plan, or a planned generation the membership does not list (one finding each)",
+             why="Reports and partitions follow the membership, the next build follows the spec: the cohort is not "
+                 "what either says, and a rebuild adds or drops generations (and pays for the new ones).",
+             fix="If the spec was edited on purpose, build the cohort again (`lineage cohorts simulate DATA_ROOT "
+                 "--cohort ID` says what that costs); if the membership was edited by hand, build it again from the "
+                 "spec or restore the spec it was built from.",
+             describe=lambda r: (r["error"], {"in_membership": r["line"] is not None}))
 
 
 @check("cohort.unreachable", "info", "a generation listed in no cohort's membership",

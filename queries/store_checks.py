@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from lineage.core.metadata import REQUIRED_FILES
 from lineage.loaders.lineage_graph import LineageGraph
-from lineage.queries.catalog import Row, check
-from lineage.queries.rows import gen_row, problems
+from lineage.queries.catalog import Row, check, loader_check
+from lineage.queries.rows import gen_row
 
 
 @check("store.metadata_missing", "error", "a folder under `gens/<stage>/` has no `metadata.json`",
@@ -47,14 +47,11 @@ def files_missing(g: LineageGraph) -> list[Row]:
     return rows
 
 
-@check("store.path_skipped", "warn",
-       "a file or folder was not read: a symlink out of the data root (reported once, never followed), a loop "
-       "or a link to nothing, a name that is not UTF-8 (shown with `\\xNN`), a folder or FIFO where a file "
-       "belongs, a CSV that is not UTF-8 or not CSV, an unknown stage folder",
-       why="What was not read cannot be checked or migrated: IDs mentioned there would keep their old values.",
-       fix="Move the file into the data root (or delete the link), rename it to UTF-8, or convert the CSV to "
-           "UTF-8; then audit again.",
-       describe=lambda r: (f"skipped: {r['error']}", {"error": r["error"]}),
-       query="problems", params=(("check", "store.path_skipped"),))
-def path_skipped(g: LineageGraph) -> list[Row]:
-    return problems(g, "store.path_skipped")
+loader_check("store.path_skipped", "warn",
+             "a file or folder was not read: a symlink out of the data root (reported once, never followed), a loop "
+             "or a link to nothing, a name that is not UTF-8 (shown with `\\xNN`), a folder or FIFO where a file "
+             "belongs, a CSV that is not UTF-8 or not CSV, an unknown stage folder",
+             why="What was not read cannot be checked or migrated: IDs mentioned there would keep their old values.",
+             fix="Move the file into the data root (or delete the link), rename it to UTF-8, or convert the CSV to "
+                 "UTF-8; then audit again.",
+             describe=lambda r: (f"skipped: {r['error']}", {"error": r["error"]}))
