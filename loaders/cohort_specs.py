@@ -75,13 +75,12 @@ def plan_cohort(store: Store, cohort: Cohort, *, templates: TemplateModes | None
 def check_specs(store: Store) -> None:
     """Record, for every cohort with a spec, a problem per disagreement with its membership,
     or one problem when the spec cannot be compiled. Needs the store's generations."""
-    if not any(c.spec_path for c in store.cohorts):
-        return
+    with_spec = [c for c in store.cohorts if c.spec_path]
+    if not with_spec:
+        return  # (nor is the spec reader imported)
     from lineage.loaders.spec import SpecError
 
-    for cohort in store.cohorts:
-        if not cohort.spec_path:
-            continue
+    for cohort in with_spec:
         # Without a readable membership (not built yet, or reported as invalid) nothing disagrees;
         # the spec is still compiled, to report one that cannot be.
         listed = cohort.membership_read

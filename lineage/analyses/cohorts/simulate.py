@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from lineage.analyses.cohorts.build import (Build, EssayCase, Item, StoreIndex, resolve_essay, simulate_cartesian,
@@ -98,13 +99,10 @@ class _Run:
         self.detail_doc: list[dict] = []
         self.reach: dict[str, set[str]] = {s: set() for s in STAGES}  # legacy generations in the selected lineages
         self.chosen_mode = ""
-        self._era: Era | None = None
 
-    @property
+    @cached_property
     def era(self) -> Era:
-        if self._era is None:
-            self._era = store_era(self.store)
-        return self._era
+        return store_era(self.store)
 
     def config(self, **extra) -> Config:
         """The rebuild parameters of the earlier era's modes; on a spec-era store, a missing

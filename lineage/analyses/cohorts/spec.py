@@ -122,7 +122,7 @@ def _membership(cohort: Cohort, plan: Plan) -> dict:
 
 def _parameters(cohort: Cohort, plan: Plan) -> dict:
     def distinct(stage: str, attr: str) -> list:
-        return list(dict.fromkeys(getattr(g, attr) for g in plan.generations if g.stage == stage))
+        return list(dict.fromkeys(getattr(g, attr) for g in plan.stage(stage)))
 
     return {"combos": distinct("draft", "combo_id"), "draft_templates": distinct("draft", "template_id"),
             "essay_templates": distinct("essay", "template_id"),
