@@ -149,8 +149,7 @@ class _Writer:
         """(header, cells) of one property column; values it cannot write go to fix-ups."""
         types = Counter(map(type, values))
         kind = _column_kind(types, values)
-        plain = {str: "string", bool: "boolean", int: "long"}
-        if not kind.endswith("[]") and set(types) <= {_NONE, *(t for t, k in plain.items() if k == kind)}:
+        if not kind.endswith("[]") and set(types) <= {_NONE, *(t for t, k in _TYPE_KINDS.items() if k == kind)}:
             # The common case, in C: a column of one type, perhaps with missing values.
             if kind == "boolean":
                 out = list(map(_BOOLS.get, values))
@@ -269,7 +268,6 @@ def write(folder: str, root: str, data: GraphData, load_id: str) -> ImportFiles:
     for rel_type, columns_of_type in by_type.items():
         path = os.path.join(folder, f"rels-{rel_type.lower()}.csv")
         names = sorted({k for e in columns_of_type for k in e.props})
-        header: list[str] = []
         columns: list[list] = [[], []]
         per_name: dict[str, list] = {n: [] for n in names}
         for edges in columns_of_type:

@@ -182,8 +182,8 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
     neo4j = driver_module()
     start = time.perf_counter()
     load_id = uuid.uuid4().hex
-    groups = nodes_by_labels(data)
-    rows_by_labels = {labels: [node_row(root, props) for props in group] for labels, group in groups.items()}
+    rows_by_labels = {labels: [node_row(root, props) for props in group]
+                      for labels, group in nodes_by_labels(data).items()}
     rel_columns = relationship_columns(data)
 
     phases = {"prepare": time.perf_counter() - start}
@@ -210,17 +210,16 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
             element: dict[str, str] = {}
             for labels, rows in rows_by_labels.items():
                 query = _create_nodes_query(labels)
-                for chunk_start in range(0, len(rows), batch):
-                    chunk = rows[chunk_start:chunk_start + batch]
+                for chunk in _batches(rows, batch):
                     ids = session.execute_write(lambda tx, q=query, c=chunk: [r["e"] for r in tx.run(q, rows=c)])
-                    element.update(zip((p["key"] for p in groups[labels][chunk_start:chunk_start + batch]), ids))
+                    element.update(zip((r["key"] for r in chunk), ids))
                     if progress:
                         progress(len(chunk))
             phases["nodes"], lap = time.perf_counter() - lap, time.perf_counter()
             n_rels = 0
             for edges in rel_columns:
                 query = _create_rels_query(edges.type)
-                for chunk in _batches(list(rel_rows(root, edges, element.__getitem__)), batch):
+                for chunk in _batches(list(rel_rows(edges, element.__getitem__)), batch):
                     session.execute_write(lambda tx, q=query, c=chunk: tx.run(q, rows=c).consume())
                     n_rels += len(chunk)
                     if progress:

@@ -119,14 +119,10 @@ def rel_props(edges: Edges, i: int) -> dict[str, Any]:
     return {k: v for k, v in edges.place(i).items() if stored(v)}
 
 
-def rel_rows(root: str, edges: Edges, end: Callable[[str], Any] | None = None) -> Iterator[dict[str, Any]]:
-    """The relationships of one column as UNWIND rows: s, d (both ends: their uids, or what
-    `end` makes of their node keys) and p."""
+def rel_rows(edges: Edges, end: Callable[[str], Any]) -> Iterator[dict[str, Any]]:
+    """The relationships of one column as UNWIND rows: s, d (what `end` makes of the node keys
+    at both ends) and p."""
     assert edges.type in REL_TYPES and set(edges.props) <= set(REL_PROPS[edges.type]), (edges.type, edges.props)
-    if end is None:
-        prefix = f"{root}|"
-        sources, targets = (prefix + k for k in edges.sources), (prefix + k for k in edges.targets)
-    else:
-        sources, targets = map(end, edges.sources), map(end, edges.targets)
+    sources, targets = map(end, edges.sources), map(end, edges.targets)
     for i, (src, dst) in enumerate(zip(sources, targets)):
         yield {"s": src, "d": dst, "p": rel_props(edges, i)}

@@ -273,15 +273,14 @@ def load_neo4j(store: Store, conn, show_progress: bool, method: str = "unwind", 
     from lineage.neo4j import importer
 
     data = build(store)
-    if method != "unwind" and importer.choose(conn, method, fresh, len(data.nodes) + data.relationship_count) == "import":
-        start = time.perf_counter()
+    if importer.choose(conn, method, fresh, len(data.nodes) + data.relationship_count) == "import":
         result = importer.import_load(conn, store.root, data, str(csv_dir) if csv_dir else None, say)
         if not result.imported:
             for line in importer.instructions(result.files, store.root, conn.database):
                 say(line)
             typer.echo(importer.admin_command(result.files, conn.database or importer.COMMUNITY_DATABASE))
             return
-        seconds = time.perf_counter() - start
+        seconds = result.seconds
         say(f"imported {count(result.files.nodes, 'node')} and {count(result.files.relationships, 'relationship')} "
             f"into {conn.uri} in {seconds:.1f}s ({result.rows / seconds:,.0f} rows/s; files "
             f"{result.phases['csv']:.1f}s, stop-import-start {result.phases['import']:.1f}s, "
