@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import attrgetter
 from typing import Any
 
 from lineage.core.ids import DETERMINISTIC, PARENT_STAGE, STAGES
@@ -90,7 +89,6 @@ class GraphData:
     edges: list[Edges] = field(default_factory=list)
     generations: list[Generation] = field(default_factory=list)
     unusual: list[Generation] = field(default_factory=list)
-    keys: list[str] = field(default_factory=list)  # nodes[i]'s key
 
     @property
     def relationship_count(self) -> int:
@@ -148,13 +146,11 @@ def build(store: Store) -> GraphData:
     nodes += gens
     data.unusual += filter(is_unusual, gens)
     children: dict[str, list[Generation]] = {stage: [] for stage in PARENT_STAGE}
-    keys = data.keys
     for gen in gens:
         stage = gen.stage
         in_stage[stage][gen.gen_id] = gen.key
         if gen.parent_gen_id and stage in children:
             children[stage].append(gen)
-    keys += map(attrgetter("key"), gens)
     resolve = _Resolver(in_stage)
 
     for stage, parent_stage in PARENT_STAGE.items():
@@ -190,5 +186,4 @@ def build(store: Store) -> GraphData:
         nodes.append({"key": key, "labels": ("Problem",), "check": p.check, "path": p.path,
                       "line": p.line, "message": p.message, "cohort": p.cohort,
                       "subject_stage": p.stage or None, "subject_gen_id": p.gen_id or None})
-    keys += [n["key"] for n in nodes[len(keys):]]
     return data

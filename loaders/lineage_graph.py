@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from operator import itemgetter
 from typing import Any, Callable, Iterator, Mapping
 
 import networkx as nx
@@ -99,13 +100,13 @@ class LineageGraph:
         key = missing_key(gen_id)
         return key if key in self.nodes else None
 
-    @cached_property
-    def records(self) -> dict[str, Generation]:
-        """key -> the store's record (with the parsed metadata), for the write path."""
-        return {g.key: g for g in self.store.generations}
-
     def record(self, key: str) -> Generation:
-        return self.records[key]
+        """The store's record of a generation (with its parsed metadata, when the scan kept it):
+        the node itself. KeyError for a key that is not a generation's."""
+        node = self.nodes.get(key)
+        if type(node) is not Generation:
+            raise KeyError(key)
+        return node
 
     def is_missing(self, key: str) -> bool:
         return "Missing" in self.nodes[key]["labels"]
@@ -319,7 +320,7 @@ class LineageGraph:
                 k = self._parent.get(k)
             for k in reversed(chain):
                 seen.add(k)
-                if k in self.records:
+                if type(self.nodes.get(k)) is Generation:
                     yield k
 
     # --- chains ------------------------------------------------------------------------------
@@ -390,8 +391,9 @@ equal). Two dicts per node cost 600 MB on a million generations.
     g = nx.DiGraph()
     node, succ, pred = g._node, g._succ, g._pred
     none: dict = {}
-    node.update(zip(data.keys, data.nodes))
-    succ.update(dict.fromkeys(data.keys, none))
+    keys = list(map(itemgetter("key"), data.nodes))  # (a record's key is a slot: read in C)
+    node.update(zip(keys, data.nodes))
+    succ.update(dict.fromkeys(keys, none))
     pred.update(succ)
     attrs = {"type": "DERIVED_FROM"}
     up: dict[str, dict] = {}  # parent -> {parent: attrs}, the one succ dict all its children share
