@@ -22,7 +22,7 @@ import os
 from typing import TYPE_CHECKING
 
 from lineage.core import ids
-from lineage.core.model import Cohort, Problem, Store
+from lineage.core.model import Cohort, Generation, Problem, Store
 
 if TYPE_CHECKING:
     from lineage.loaders.spec import Existing, Plan, Planned, Reserve
@@ -33,16 +33,18 @@ SPEC_MISMATCH = "cohort.spec_mismatch"
 SPEC_INVALID = "cohort.spec_invalid"
 
 
-def existing_in(store: Store) -> Existing:
+def existing_in(by_stage: dict[str, dict[str, Generation]]) -> Existing:
     """What the store holds at each (stage, ID), as the build's collision rule reads it: no
     metadata.json (free), or the k = 0 ID its metadata implies ("" when it implies none).
+    `by_stage` is the caller's index of the generations (stage -> gen_id -> record).
 
     A folder is looked up by the stage it sits under, as the build looks up gens/<stage>/<id>."""
-    held: dict[str, dict[str, str]] = {s: {} for s in ids.STAGES}
-    for g in store.generations:
-        if g.meta_status != "missing":
-            held[g.stage][g.gen_id] = g.expected_id if g.meta_status == "ok" else ""
-    return lambda stage, gen_id: held[stage].get(gen_id)
+    def held(stage: str, gen_id: str) -> str | None:
+        g = by_stage[stage].get(gen_id)
+        if g is None or g.meta_status == "missing":
+            return None
+        return g.expected_id if g.meta_status == "ok" else ""
+    return held
 
 
 def as_listed(cohort: Cohort) -> Reserve:

@@ -98,7 +98,7 @@ def simulate_spec(store: Store, index: StoreIndex, cohort_id: str, force: bool) 
     """What building `cohort_id` from its spec would reuse, mint and pay for. Reads the spec,
     the 1_raw template and model CSVs, combo_mappings.csv and the scanned store; writes nothing."""
     cohort = spec_cohort(store, cohort_id)
-    plan = plan_cohort(store, cohort, templates=read_template_modes(store.root), reserve=against(existing_in(store)))
+    plan = plan_cohort(store, cohort, templates=read_template_modes(store.root), reserve=against(existing_in(index.by_stage)))
     check_catalogs(plan, store.root)
     build = SpecBuild(index, None, force)
     for g in plan.generations:
