@@ -327,15 +327,11 @@ cmd_start() {
     ((EPHEMERAL)) || check_password
     cmd_fetch
     find_java
-    local p
-    for p in "$BOLT_PORT" "$HTTP_PORT"; do
-        ! port_open "$p" || die "port $p on 127.0.0.1 is in use by another process (set LINEAGE_NEO4J_BOLT_PORT / LINEAGE_NEO4J_HTTP_PORT)"
-    done
+    check_ports_free
 
     if ((EPHEMERAL)); then
         if [[ -e $NEO4J_HOME_DIR ]]; then
-            [[ -f $NEO4J_HOME_DIR/$EPHEMERAL_TAG ]] || die "$NEO4J_HOME_DIR exists and is not an ephemeral Neo4j home; not touching it"
-            [[ -O $NEO4J_HOME_DIR && ! -L $NEO4J_HOME_DIR ]] || die "$NEO4J_HOME_DIR belongs to another user; not touching it"
+            check_ephemeral_home
             rm -rf "$NEO4J_HOME_DIR"
         fi
         # mkdir, not mkdir -p: a folder someone else made meanwhile is an error, not our home.
@@ -344,9 +340,7 @@ cmd_start() {
         touch "$NEO4J_HOME_DIR/$EPHEMERAL_TAG"
     fi
     (umask 077 && mkdir -p "$NEO4J_HOME_DIR"/{conf,data,logs,run,import,plugins})
-    # JVM temp files (Jetty's Browser folder, the harness's log4j config) stay in the home.
-    rm -rf "$NEO4J_HOME_DIR/run/tmp"
-    mkdir -p "$NEO4J_HOME_DIR/run/tmp"
+    fresh_tmp
     write_conf
 
     local kind=server
@@ -448,6 +442,27 @@ cmd_status() {
     print_urls
 }
 
+check_ports_free() {
+    local p
+    for p in "$BOLT_PORT" "$HTTP_PORT"; do
+        ! port_open "$p" || die "port $p on 127.0.0.1 is in use by another process (set LINEAGE_NEO4J_BOLT_PORT / LINEAGE_NEO4J_HTTP_PORT)"
+    done
+}
+
+# An existing ephemeral home is ours to replace or import into only if it carries the tag, is
+# this user's and is not a symlink.
+check_ephemeral_home() {
+    [[ -f $NEO4J_HOME_DIR/$EPHEMERAL_TAG ]] || die "$NEO4J_HOME_DIR exists and is not an ephemeral Neo4j home; not touching it"
+    [[ -O $NEO4J_HOME_DIR && ! -L $NEO4J_HOME_DIR ]] || die "$NEO4J_HOME_DIR belongs to another user; not touching it"
+}
+
+# JVM temp files (Jetty's Browser folder, the harness's log4j config, the import tool's) stay
+# in the home, emptied at each start.
+fresh_tmp() {
+    rm -rf "$NEO4J_HOME_DIR/run/tmp"
+    mkdir -p "$NEO4J_HOME_DIR/run/tmp"
+}
+
 stop_pid() { # SIGTERM, then SIGKILL after STOP_TIMEOUT
     local pid=$1
     kill -TERM "$pid" 2>/dev/null || true
@@ -485,9 +500,7 @@ cmd_import() {
     ((${#IMPORT_ARGS[@]})) || die "import needs the arguments of 'neo4j-admin database import full' after --"
     [[ -f $NEO4J_HOME_DIR/conf/neo4j.conf && -d $NEO4J_HOME_DIR/data ]] ||
         die "no Neo4j home at $NEO4J_HOME_DIR; run '$0 start$(mode_flag)' first"
-    if ((EPHEMERAL)); then
-        [[ -f $NEO4J_HOME_DIR/$EPHEMERAL_TAG && -O $NEO4J_HOME_DIR ]] || die "$NEO4J_HOME_DIR is not an ephemeral Neo4j home of this user"
-    fi
+    if ((EPHEMERAL)); then check_ephemeral_home; fi
     load_state
     [[ $KIND == server ]] || die "the in-process harness cannot import; start the ephemeral server without --harness"
     HARNESS=0
@@ -501,13 +514,9 @@ cmd_import() {
         note "stopped neo4j ($MODE_NAME, pid $pid) for the import"
     fi
     rm -f "$PID_FILE"
-    local p
-    for p in "$BOLT_PORT" "$HTTP_PORT"; do
-        ! port_open "$p" || die "port $p on 127.0.0.1 is in use by another process"
-    done
+    check_ports_free
     write_conf
-    rm -rf "$NEO4J_HOME_DIR/run/tmp"
-    mkdir -p "$NEO4J_HOME_DIR/run/tmp"
+    fresh_tmp
     local status=0
     # The import tool needs no password; like the server's JVM, it does not get one.
     env -u NEO4J_PASSWORD NEO4J_HOME="$NEO4J_HOME_DIR" NEO4J_CONF="$NEO4J_HOME_DIR/conf" \
