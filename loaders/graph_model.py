@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import attrgetter
 from typing import Any
 
 from lineage.core.ids import DETERMINISTIC, PARENT_STAGE, STAGES
 from lineage.core.metadata import REQUIRED_FILES
-from lineage.core.model import (Generation, Store, artifact_key, cohort_key, missing_key,
+from lineage.core.model import (Generation, Store, artifact_key, cohort_key, gen_key, missing_key,
                                 problem_key)
 
 
@@ -81,14 +82,17 @@ class GraphData:
     for every other node. Relationships in typed columns.
 
     `generations` are the generation nodes in store order, and `unusual` those of them a
-    check of one generation might report (is_unusual): a partial index, as a database keeps,
-    so those checks need not visit every node.
+    check of one generation might report (is_unusual), or a check of its link to its parent
+    (`broken`): a partial index, as a database keeps, so those checks need not visit every
+    node. `broken` holds the verdict on each broken link: child key -> (what is wrong, the
+    parent's key, None when the link has no parent ID).
     """
 
     nodes: list[Generation | dict[str, Any]] = field(default_factory=list)
     edges: list[Edges] = field(default_factory=list)
     generations: list[Generation] = field(default_factory=list)
     unusual: list[Generation] = field(default_factory=list)
+    broken: dict[str, tuple[str, str | None]] = field(default_factory=dict)
 
     @property
     def relationship_count(self) -> int:
@@ -137,6 +141,37 @@ class _Resolver:
         return keys
 
 
+def _broken_links(data: GraphData) -> dict[str, tuple[str, str | None]]:
+    """The verdict on every broken link from a generation to its parent, judged here once
+    for both backends (the chain checks, orphans and every migration read it): no parent ID
+    (on a readable essay or evaluation), or a parent ID that names no generation, one in
+    another stage, or one whose metadata cannot be read."""
+    broken: dict[str, tuple[str, str | None]] = {
+        g.key: ("parent_id_missing", None) for g in data.unusual
+        if g.meta_status == "ok" and g.stage != "draft" and not g.parent_gen_id}
+    readable: dict[str, set[str]] = {stage: set() for stage in STAGES}
+    for g in data.generations:
+        if g.meta_status == "ok":
+            readable[g.stage].add(g.key)
+    for e in data.edges:
+        if e.type != "DERIVED_FROM":
+            continue
+        fine = readable[e.props["expected_stage"]]
+        if fine.issuperset(e.targets):
+            continue  # every parent readable and where it belongs: checked in C
+        here, missing = gen_key(e.props["expected_stage"], ""), missing_key("")
+        for child, parent in zip(e.sources, e.targets):
+            if parent in fine:
+                continue
+            if parent.startswith(missing):
+                broken[child] = ("parent_missing", parent)
+            elif not parent.startswith(here):
+                broken[child] = ("parent_wrong_stage", parent)
+            else:  # a generation where it belongs, which is not readable
+                broken[child] = ("parent_unreadable", parent)
+    return broken
+
+
 def build(store: Store) -> GraphData:
     data = GraphData()
     nodes, edges = data.nodes, data.edges
@@ -158,6 +193,11 @@ def build(store: Store) -> GraphData:
         edges.append(Edges("DERIVED_FROM", [g.key for g in kids],
                            resolve.column([g.parent_gen_id for g in kids], [parent_stage]),
                            {"expected_stage": parent_stage}))
+    data.broken = _broken_links(data)
+    if data.broken:  # children whose parent is missing, misplaced or unreadable join the index
+        listed = set(map(id, data.unusual))
+        node = dict(zip(map(attrgetter("key"), gens), gens))
+        data.unusual += [g for g in map(node.__getitem__, data.broken) if id(g) not in listed]
 
     for cohort in store.cohorts:
         key = cohort_key(cohort.cohort_id)

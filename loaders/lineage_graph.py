@@ -80,6 +80,7 @@ class LineageGraph:
         self._children: Mapping[str, Mapping[str, Any]] = self.nx._pred
         self.generations: list[Props] = data.generations
         self.unusual: list[Props] = data.unusual
+        self._broken = data.broken
         self.columns: list[Edges] = data.edges
 
     # --- nodes -----------------------------------------------------------------------------
@@ -128,13 +129,6 @@ class LineageGraph:
         if any(n["meta_status"] != "ok" for n in self.unusual):
             return [n for n in self.generations if n["meta_status"] == "ok"]
         return self.generations  # nothing unreadable: no filtered copy
-
-    @cached_property
-    def readable_keys_by_stage(self) -> dict[str, set[str]]:
-        keys: dict[str, set[str]] = {stage: set() for stage in STAGES}
-        for n in self.readable:
-            keys[n["stage"]].add(n["key"])
-        return keys
 
     # --- relationships ---------------------------------------------------------------------
 
@@ -328,26 +322,10 @@ class LineageGraph:
     @cached_property
     def broken_links(self) -> dict[str, tuple[str, Props | None]]:
         """Generations whose link to their parent is broken: key -> (what is wrong, the parent
-        node if there is one). Drafts have no link to judge, unreadable generations no
-        parent_gen_id."""
+        node if there is one); the graph model's verdict (graph_model.GraphData.broken)."""
         nodes = self.nodes
-        broken: dict[str, tuple[str, Props | None]] = {}
-        for n in self.unusual:
-            if n["meta_status"] == "ok" and n["stage"] != "draft" and not n["parent_gen_id"]:
-                broken[n["key"]] = ("parent_id_missing", None)
-        fine = self.readable_keys_by_stage
-        for e in self.columns_of("DERIVED_FROM"):
-            if fine[e.props["expected_stage"]].issuperset(e.targets):
-                continue  # every parent readable and where it belongs: checked in C
-            for child, parent in zip(e.sources, e.targets):
-                p = nodes[parent]
-                if "Missing" in p["labels"]:
-                    broken[child] = ("parent_missing", p)
-                elif p["stage"] != PARENT_STAGE[nodes[child]["stage"]]:
-                    broken[child] = ("parent_wrong_stage", p)
-                elif p["meta_status"] != "ok":
-                    broken[child] = ("parent_unreadable", p)
-        return broken
+        return {key: (problem, None if parent is None else nodes[parent])
+                for key, (problem, parent) in self._broken.items()}
 
     @cached_property
     def chain_problems(self) -> dict[str, ChainProblem]:

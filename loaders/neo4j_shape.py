@@ -37,7 +37,9 @@ REL_TYPES = ("DERIVED_FROM", "INCLUDES", "REFERENCES")
 # What a complete load records on its LoadRun node, and an import's manifest on its files.
 # 2: the generations of the partial index carry the label Unusual, which the checks of one
 # generation match (a graph of version 1 has none: they would find nothing there).
-GRAPH_VERSION = 2
+# 3: the children whose link to their parent is broken are in it too, and the chain checks
+# start from it (in a graph of version 2 they would miss those children).
+GRAPH_VERSION = 3
 # The properties each relationship type may have, so a CREATE can name them (a SET from a map
 # after the CREATE makes the planner buffer every row first: an Eager operator).
 REL_PROPS = {"DERIVED_FROM": ("expected_stage",), "INCLUDES": ("line", "path", "stage"),
@@ -65,7 +67,8 @@ def nodes_by_labels(data: GraphData) -> dict[tuple[str, ...], list[dict[str, Any
     becomes a dict here: the driver and the CSV writer take dicts).
 
     The generations of the graph's partial index (`unusual`) get the label Unusual: the checks
-    of one generation match (:Unusual {root}) and read a few percent of the nodes."""
+    of one generation, and of its link to its parent, match (:Unusual {root}) and read a few
+    percent of the nodes."""
     unusual = set(map(id, data.unusual))
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for props in data.nodes:

@@ -1,8 +1,9 @@
 // chain.ancestor_broken: the parent link is sound, but the link above it is not. Only an
 // evaluation has a grandparent: its essay lacks a parent id, or the essay's parent is missing,
-// misplaced or unreadable. Parameters: $root.
-MATCH (c:Generation {root: $root, stage: 'evaluation', meta_status: 'ok'})
-      -[:DERIVED_FROM]->(p:Generation {stage: 'essay', meta_status: 'ok'})
+// misplaced or unreadable. That essay's link is broken, so it is in the partial index (label
+// Unusual): the walk starts from there, not from every evaluation. Parameters: $root.
+MATCH (p:Unusual {root: $root, stage: 'essay', meta_status: 'ok'})
+      <-[:DERIVED_FROM]-(c:Generation {root: $root, stage: 'evaluation', meta_status: 'ok'})
 OPTIONAL MATCH (p)-[:DERIVED_FROM]->(up)
 WITH c, p, CASE
     WHEN p.parent_gen_id = '' THEN 'parent_id_missing'

@@ -229,7 +229,7 @@ def test_a_root_with_a_line_break_switches_on_multiline_fields(tmp_path):
 
 @pytest.mark.parametrize("change", [{"node_files": 5}, {"nodes": "a"}, {"multiline": "yes"},
                                     {"relationship_files": [["DERIVED_FROM"]]}, {"fixups": [1]},
-                                    {"graph_version": "2"}])
+                                    {"graph_version": "3"}])
 def test_a_hand_edited_manifest_is_a_usage_error(tmp_path, planted, change):
     store = scan(str(planted))
     folder = tmp_path / "csv"
@@ -250,12 +250,12 @@ def test_import_files_of_an_older_graph_version_are_refused(tmp_path, planted):
     folder = tmp_path / "csv"
     write(str(folder), store.root, build(store), "test")
     doc = json.loads((folder / "import.json").read_text())
-    assert doc.pop("graph_version") == 2
+    assert doc.pop("graph_version") == 3
     (folder / "import.json").write_text(json.dumps(doc))
     result = CliRunner().invoke(app, ["load", "--finish-import", str(folder), "--uri", "bolt://127.0.0.1:9"],
                                 env={"NEO4J_PASSWORD": "pw"})
     assert result.exit_code == 2, result.output
-    assert "graph version 1, not 2" in result.stderr and "write them again" in result.stderr
+    assert "graph version 1, not 3" in result.stderr and "write them again" in result.stderr
 
 
 def test_a_failed_import_keeps_its_files_and_names_them(tmp_path, planted, monkeypatch):
