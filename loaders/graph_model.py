@@ -79,7 +79,7 @@ class Edges:
 class GraphData:
     """Nodes as their properties, each with its `key` and `labels` (networkx keeps both
     there; Neo4j makes the labels labels): a generation's record (read like a dict), a dict
-    for every other node. Relationships in typed columns.
+    for every other node; the generations come first. Relationships in typed columns.
 
     `generations` are the generation nodes in store order, and `unusual` those of them a
     check of one generation might report (is_unusual), or a check of its link to its parent

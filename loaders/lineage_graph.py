@@ -81,6 +81,10 @@ class LineageGraph:
         self.generations: list[Props] = data.generations
         self.unusual: list[Props] = data.unusual
         self._broken = data.broken
+        # The graph model lists the generations first; the few other nodes follow.
+        others = data.nodes[len(data.generations):]
+        self.missing_keys: set[str] = {d["key"] for d in others if "Missing" in d["labels"]}
+        self.problem_nodes: list[Props] = [d for d in others if "Problem" in d["labels"]]
         self.columns: list[Edges] = data.edges
 
     # --- nodes -----------------------------------------------------------------------------
@@ -114,14 +118,6 @@ class LineageGraph:
 
     def has_label(self, key: str, label: str) -> bool:
         return label in self.nodes[key]["labels"]
-
-    @cached_property
-    def missing_keys(self) -> set[str]:
-        return {k for k, d in self.nodes.items() if "Missing" in d["labels"]}
-
-    @cached_property
-    def problem_nodes(self) -> list[Props]:
-        return [d for d in self.nodes.values() if "Problem" in d["labels"]]
 
     @cached_property
     def readable(self) -> list[Props]:
