@@ -149,25 +149,20 @@ def _broken_links(data: GraphData) -> dict[str, tuple[str, str | None]]:
     broken: dict[str, tuple[str, str | None]] = {
         g.key: ("parent_id_missing", None) for g in data.unusual
         if g.meta_status == "ok" and g.stage != "draft" and not g.parent_gen_id}
-    readable: dict[str, set[str]] = {stage: set() for stage in STAGES}
-    for g in data.generations:
-        if g.meta_status == "ok":
-            readable[g.stage].add(g.key)
+    unreadable = {g.key for g in data.unusual if g.meta_status != "ok"}
+    missing = missing_key("")
     for e in data.edges:
         if e.type != "DERIVED_FROM":
             continue
-        fine = readable[e.props["expected_stage"]]
-        if fine.issuperset(e.targets):
+        here = gen_key(e.props["expected_stage"], "")  # the key of every parent where it belongs starts so
+        if all(map(str.startswith, e.targets, repeat(here))) and unreadable.isdisjoint(e.targets):
             continue  # every parent readable and where it belongs: checked in C
-        here, missing = gen_key(e.props["expected_stage"], ""), missing_key("")
         for child, parent in zip(e.sources, e.targets):
-            if parent in fine:
-                continue
             if parent.startswith(missing):
                 broken[child] = ("parent_missing", parent)
             elif not parent.startswith(here):
                 broken[child] = ("parent_wrong_stage", parent)
-            else:  # a generation where it belongs, which is not readable
+            elif parent in unreadable:
                 broken[child] = ("parent_unreadable", parent)
     return broken
 
