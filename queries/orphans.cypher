@@ -1,6 +1,7 @@
 // orphans: essays and evaluations whose parent link is broken: no parent_gen_id, a parent
-// that does not exist, sits in the wrong stage, or has unreadable metadata. Parameters: $root.
-MATCH (g:Generation {root: $root, meta_status: 'ok'})
+// that does not exist, sits in the wrong stage, or has unreadable metadata. Each of them is in
+// the partial index (label Unusual), so the query starts there. Parameters: $root.
+MATCH (g:Unusual {root: $root, meta_status: 'ok'})
 WHERE g.stage <> 'draft'
 OPTIONAL MATCH (g)-[r:DERIVED_FROM]->(p)
 WITH g, r, p, CASE
