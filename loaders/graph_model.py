@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from itertools import repeat
-from operator import attrgetter
 from typing import Any
 
 from lineage.core.ids import DETERMINISTIC, PARENT_STAGE, STAGES
@@ -190,9 +189,8 @@ def build(store: Store) -> GraphData:
                            {"expected_stage": parent_stage}))
     data.broken = _broken_links(data)
     if data.broken:  # children whose parent is missing, misplaced or unreadable join the index
-        listed = set(map(id, data.unusual))
-        node = dict(zip(map(attrgetter("key"), gens), gens))
-        data.unusual += [g for g in map(node.__getitem__, data.broken) if id(g) not in listed]
+        listed, broken = set(map(id, data.unusual)), data.broken
+        data.unusual += [g for g in gens if g.key in broken and id(g) not in listed]
 
     for cohort in store.cohorts:
         key = cohort_key(cohort.cohort_id)

@@ -67,7 +67,8 @@ class LineageGraph:
     """Generations, cohorts, files that mention IDs and Missing IDs, with their relationships.
 
     `nodes` maps a key to its property dict (read it, never change it); `generations` are the
-    generation nodes in store order and `unusual` those a check of one generation might report.
+    generation nodes in store order and `unusual` those a check of one generation, or of its
+    link to its parent, might report.
     """
 
     def __init__(self, store: Store, data: GraphData | None = None):
@@ -81,8 +82,10 @@ class LineageGraph:
         self.generations: list[Props] = data.generations
         self.unusual: list[Props] = data.unusual
         self._broken = data.broken
-        # The graph model lists the generations first; the few other nodes follow.
+        # The graph model lists the generations first (checked in C); the few other nodes follow.
         others = data.nodes[len(data.generations):]
+        if data.nodes[:len(data.generations)] != data.generations:
+            others = [d for d in data.nodes if type(d) is not Generation]
         self.missing_keys: set[str] = {d["key"] for d in others if "Missing" in d["labels"]}
         self.problem_nodes: list[Props] = [d for d in others if "Problem" in d["labels"]]
         self.columns: list[Edges] = data.edges

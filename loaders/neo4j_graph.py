@@ -32,7 +32,8 @@ SCHEMA = [
     "CREATE INDEX lineage_root IF NOT EXISTS FOR (n:Lineage) ON (n.root)",
     "CREATE INDEX generation_root IF NOT EXISTS FOR (n:Generation) ON (n.root)",
     "CREATE INDEX generation_id IF NOT EXISTS FOR (n:Generation) ON (n.gen_id)",
-    # The partial index the checks of one generation read, like the networkx graph's `unusual`.
+    # The partial index the checks of one generation, or of its parent link, start from, like
+    # the networkx graph's `unusual`.
     "CREATE INDEX unusual_root IF NOT EXISTS FOR (n:Unusual) ON (n.root)",
     # What graph version 1 had in its place: every load would go on maintaining them.
     "DROP INDEX generation_extraneous IF EXISTS",

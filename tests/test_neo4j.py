@@ -88,6 +88,30 @@ def test_check_parity(loaded, check):
     assert canon(neo.rows(check)) == canon(nx_rows)
 
 
+def test_the_chain_checks_find_nothing_more_when_every_generation_is_labelled(neo4j_conn, tmp_path, monkeypatch):
+    """The chain checks and orphans start from the label Unusual, which the graph model's own
+    verdict on each link fills. Loaded with every generation labelled, their Cypher tests its
+    conditions on every child, independently of that verdict, and must find the rows networkx
+    reports from the verdict."""
+    from lineage.loaders import graph_model
+
+    root = tmp_path / "data"
+    synthetic.generate(str(root), 1500, seed=5, problems="all", legacy_fraction=0.2, mismatch_fraction=0.05)
+    monkeypatch.setattr(graph_model, "is_unusual", lambda props: True)
+    store = scan(str(root))
+    nx_backend = NetworkxBackend.from_store(store)
+    load(neo4j_conn, store)
+    neo = Neo4jBackend(neo4j_conn, store.root)
+    try:
+        for check in [c for c in CHECKS if c.id.startswith("chain.")]:
+            rows = nx_backend.rows(check)
+            assert rows, f"{check.id}: a vacuous comparison"
+            assert canon(neo.rows(check)) == canon(rows), check.id
+        assert canon(neo.run(QUERIES["orphans"].cypher, {})) == canon(QUERIES["orphans"].find(nx_backend.graph))
+    finally:
+        neo.close()
+
+
 def test_every_check_fires_in_the_parity_store(loaded):
     _, nx_backend, _, _ = loaded
     assert all(nx_backend.rows(c) for c in CHECKS)

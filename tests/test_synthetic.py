@@ -78,6 +78,24 @@ def test_the_unusual_index_holds_every_generation_a_check_reports(tmp_path, monk
     assert run_audit(made.root) == indexed
 
 
+def test_a_graph_model_in_another_node_order_gives_the_same_missing_and_problem_nodes(tmp_path):
+    """LineageGraph reads the Missing and Problem nodes from the tail the graph model puts after
+    the generations; a GraphData in any other order still gives them all."""
+    from lineage.loaders.graph_model import build
+    from lineage.loaders.lineage_graph import LineageGraph
+    from lineage.loaders.store import scan
+
+    made = synthetic.generate(tmp_path / "data", SMALL, seed=5, problems="all")
+    store = scan(str(made.root))
+    expected = LineageGraph(store)
+    data = build(store)
+    data.nodes.reverse()
+    reordered = LineageGraph(store, data)
+    assert expected.missing_keys and expected.problem_nodes
+    assert reordered.missing_keys == expected.missing_keys
+    assert sorted(n["key"] for n in reordered.problem_nodes) == sorted(n["key"] for n in expected.problem_nodes)
+
+
 def test_every_query_returns_the_columns_its_cypher_names(tmp_path):
     """`lineage query` takes an empty result's header from the Cypher text, so the networkx
     rows must carry exactly those columns, in that order."""

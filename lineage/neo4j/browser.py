@@ -165,7 +165,7 @@ def guide(ex: Examples, queries: Optional[dict] = None, style_url: str = "http:/
                      "ORDER BY descendants DESC LIMIT 10"),
               f"Colours: load the style with `:style {style_url}` "
               "(drafts blue, essays green, evaluations yellow, missing generations red; a generation a check "
-              "of one generation may report, label Unusual, orange).\n",
+              "of one generation or of its parent link may report, label Unusual, orange).\n",
               "Queries: " + ", ".join(f"`{name}`" for name in queries) + ".\n"]
     slides.append("\n".join(intro))
 
