@@ -82,10 +82,8 @@ class LineageGraph:
         self.generations: list[Props] = data.generations
         self.unusual: list[Props] = data.unusual
         self._broken = data.broken
-        # The graph model lists the generations first (checked in C); the few other nodes follow.
-        others = data.nodes[len(data.generations):]
-        if data.nodes[:len(data.generations)] != data.generations:
-            others = [d for d in data.nodes if type(d) is not Generation]
+        # The few nodes that are not generations (one cheap pass, no labels property called).
+        others = [d for d in data.nodes if type(d) is not Generation]
         self.missing_keys: set[str] = {d["key"] for d in others if "Missing" in d["labels"]}
         self.problem_nodes: list[Props] = [d for d in others if "Problem" in d["labels"]]
         self.columns: list[Edges] = data.edges
@@ -363,7 +361,7 @@ def _fill(data: GraphData) -> nx.DiGraph:
     IDs (millions of places on a big store) stay in the graph model's columns, which
     `places_to` reads. A node without an edge out (or in) shares one empty dict: the graph is
     frozen, so nothing can add to it, and so do the children of one parent (their dicts are
-equal). Two dicts per node cost 600 MB on a million generations.
+    equal). Two dicts per node cost 600 MB on a million generations.
     """
     g = nx.DiGraph()
     node, succ, pred = g._node, g._succ, g._pred

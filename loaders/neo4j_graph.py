@@ -352,14 +352,16 @@ class Neo4jBackend:
         """Counted by the server: sending a million IDs to count them here took most of an
         audit. Cypher's size() counts UTF-16 units where Python counts characters, so the
         rare IDs with a character beyond the basic plane come back whole and are counted here."""
-        tally = Counter({(r["s"], r["k"], r["n"]): r["c"] for r in self._read(TALLY, {"astral": ASTRAL})})
-        tally.update((r["s"], r["k"], len(r["i"])) for r in self._read(TALLY_ASTRAL, {"astral": ASTRAL}))
+        tally: Counter = Counter()
+        for r in self._read(TALLY, {"astral": ASTRAL}):
+            tally[r["s"], r["k"], r["n"] if r["i"] is None else len(r["i"])] += r["c"]
         return tally
 
 
 # An ID with a character beyond the basic plane (a surrogate pair in Java's strings).
 ASTRAL = r"(?s).*[\x{10000}-\x{10FFFF}].*"
-TALLY = ("MATCH (g:Generation {root: $root}) WHERE NOT g.gen_id =~ $astral "
-         "RETURN g.stage AS s, g.id_kind AS k, size(g.gen_id) AS n, count(*) AS c")
-TALLY_ASTRAL = ("MATCH (g:Generation {root: $root}) WHERE g.gen_id =~ $astral "
-                "RETURN g.stage AS s, g.id_kind AS k, g.gen_id AS i")
+# One pass: each length as the server counts it, and such an ID itself (null for the others).
+TALLY = ("MATCH (g:Generation {root: $root}) "
+         "WITH g.stage AS s, g.id_kind AS k, size(g.gen_id) AS n, "
+         "CASE WHEN g.gen_id =~ $astral THEN g.gen_id END AS i "
+         "RETURN s, k, n, i, count(*) AS c")
