@@ -98,8 +98,13 @@ def test_shell_completion(words, cword, expected):
 
 
 def test_completion_script_is_offered():
-    done = run_cli("--show-completion", "bash", env={"SHELL": "/bin/bash"})
-    assert done.returncode == 0 and "_LINEAGE_COMPLETE" in done.stdout
+    # From a bash, as a user runs it: typer names the shell from the process's parents, and a
+    # test runner started without a shell among its ancestors has none to find.
+    exe = shutil.which("lineage", path=os.path.dirname(sys.executable)) or "lineage"
+    # (A second command keeps bash from replacing itself with the first.)
+    done = subprocess.run(["bash", "-c", '"$0" --show-completion; exit $?', exe], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0 and "_LINEAGE_COMPLETE=complete_bash" in done.stdout, done.stderr
 
 
 COLOUR = re.compile(r"\x1b\[[0-9;]*3[0-7]m")
