@@ -128,9 +128,11 @@ def bench_one(root: str, work: Path, env: dict) -> dict:
                                 rows=rows, other=server_rss)
         neo = Neo4jBackend(conn, store.root)
         try:
-            t_neo_audit, _ = p.run("audit on Neo4j", audit, neo, store.root, other=server_rss)
+            at_once = f"{neo.concurrency} queries at once"
+            t_neo_audit, _ = p.run(f"audit on Neo4j ({at_once})", audit, neo, store.root, other=server_rss)
             # The first audit after a load pays for query planning and a cold page cache.
-            t_neo_again, _ = p.run("audit on Neo4j, again", audit, neo, store.root, other=server_rss)
+            t_neo_again, _ = p.run(f"audit on Neo4j, again ({at_once})", audit, neo, store.root,
+                                   other=server_rss)
             per_check = []
             for check in CHECKS:
                 start = time.perf_counter()

@@ -17,6 +17,7 @@ class NetworkxBackend:
     """The audit's view of an in-memory graph."""
 
     name = "networkx"
+    concurrency = 1  # the checks are Python: threads would only take turns
 
     def __init__(self, graph: LineageGraph):
         self.graph = graph

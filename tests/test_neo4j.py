@@ -7,6 +7,7 @@ LINEAGE_REQUIRE_NEO4J=1, which turns the skip into a failure (CI sets it).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import sys
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -27,7 +29,7 @@ from lineage import synthetic
 from lineage.loaders.neo4j_graph import Connection, Neo4jBackend, load
 from lineage.loaders.networkx_graph import NetworkxBackend
 from lineage.loaders.store import scan
-from lineage.queries.catalog import BY_ID, CHECKS, LINEAGE_QUERIES, QUERIES
+from lineage.queries.catalog import BY_ID, CHECKS, LINEAGE_QUERIES, QUERIES, Check
 from lineage.core.status import LineageError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,6 +88,53 @@ def test_check_parity(loaded, check):
     _, nx_backend, neo, _ = loaded
     nx_rows = nx_backend.rows(check)
     assert canon(neo.rows(check)) == canon(nx_rows)
+
+
+def test_the_audit_is_the_same_one_query_at_a_time_or_several(loaded):
+    store, nx_backend, neo, _ = loaded
+    expected = audit(nx_backend, store.root).as_dict() | {"backend": "neo4j"}
+    default = neo.concurrency
+    try:
+        for concurrency in (1, 4):
+            neo.concurrency = concurrency
+            assert audit(neo, store.root).as_dict() == expected, concurrency
+    finally:
+        neo.concurrency = default
+
+
+def test_rows_the_server_cannot_collect_are_read_one_by_one(loaded, monkeypatch):
+    """A check's rows come in one record the server collects; when it refuses with a transient
+    error (its memory pool full, on a big store with a small heap), they are streamed."""
+    import neo4j
+
+    store, nx_backend, neo, _ = loaded
+    refused, run = [], neo4j.Session.run
+
+    def refusing(self, query, *args, **kwargs):
+        if query.startswith("CALL () {"):
+            refused.append(query)
+            raise neo4j.exceptions.TransientError("the memory pool is full (injected)")
+        return run(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(neo4j.Session, "run", refusing)
+    check = BY_ID["id.legacy"]
+    assert canon(neo.rows(check)) == canon(nx_backend.rows(check)) != []
+    assert len(refused) == 1
+
+
+def test_a_query_failing_in_a_concurrent_audit_is_one_error_and_leaves_no_thread(loaded):
+    @dataclasses.dataclass(frozen=True)
+    class Broken(Check):
+        @property
+        def cypher(self) -> str:
+            return "MATCH (g:Generation {root: $root}) RETURN g.gen_id AS"  # a syntax error
+
+    store, _, neo, _ = loaded
+    legacy = BY_ID["id.legacy"]
+    broken = Broken(*(getattr(legacy, f.name) for f in dataclasses.fields(legacy)))
+    with pytest.raises(LineageError, match="^Neo4j query failed: .*SyntaxError"):
+        audit(neo, store.root, checks=[*CHECKS[:3], broken, *CHECKS[3:]])
+    assert not [t for t in threading.enumerate() if t.name.startswith("lineage-neo4j")]
 
 
 def test_the_chain_checks_find_nothing_more_when_every_generation_is_labelled(neo4j_conn, tmp_path, monkeypatch):

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol
+from functools import partial
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from lineage import __version__
 from lineage.core import ids
@@ -23,6 +26,10 @@ class Backend(Protocol):
     """What the audit needs from a loaded graph, whichever database holds it."""
 
     name: str
+    # How many questions it answers at once. A database server works on several queries in
+    # parallel, on its own cores, while this process turns answers into findings; the
+    # in-memory graph answers one at a time, in this process.
+    concurrency: int
 
     def rows(self, check: Check) -> list[dict[str, Any]]: ...
 
@@ -64,14 +71,15 @@ class Report:
         return self.statistics["max_severity"]
 
 
-def run_checks(backend: Backend, checks: Iterable[Check], severity: dict[str, str] | None = None,
-               stages: Iterable[str] | None = None) -> list[Finding]:
+def _findings(checks: list[Check], answers: Iterable[list[dict[str, Any]]], severity: dict[str, str] | None,
+              stages: Iterable[str] | None) -> list[Finding]:
+    """Each check's rows as findings, in catalog order, then sorted as the report lists them."""
     severity = severity or {}
     stages = set(stages or ())
     findings = []
-    for check in checks:
+    for check, rows in zip(checks, answers):
         level = severity.get(check.id, check.severity)
-        for row in backend.rows(check):
+        for row in rows:
             f = check.finding(row, level)
             if stages and f.stage not in stages:
                 continue
@@ -80,16 +88,33 @@ def run_checks(backend: Backend, checks: Iterable[Check], severity: dict[str, st
     return findings
 
 
+@contextmanager
+def _asking(backend: Backend) -> Iterator[Callable[..., Callable[[], Any]]]:
+    """ask(fn, *args) puts one question to the backend and returns what waits for its answer.
+    A backend that answers one at a time is asked when the answer is awaited, so each check's
+    rows become findings before the next check runs. To one that answers several at once, the
+    questions all go out first, on that many threads; a failure cancels those not yet sent."""
+    if backend.concurrency <= 1:
+        yield partial
+        return
+    pool = ThreadPoolExecutor(backend.concurrency, thread_name_prefix=f"lineage-{backend.name}")
+    try:
+        yield lambda fn, *args: pool.submit(fn, *args).result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _order(f: Finding):
     return (CHECK_ORDER.get(f.check, 99), STAGE_ORDER.get(f.stage or "", 9), f.gen_id or "", f.path or "",
             f.line or 0, f.column or "", f.message)
 
 
-def statistics(backend: Backend, findings: list[Finding], checks: Iterable[Check]) -> dict[str, Any]:
+def statistics(tally: dict[tuple[str, str, int], int], findings: list[Finding],
+               checks: Iterable[Check]) -> dict[str, Any]:
     generations = {s: 0 for s in ids.STAGES}
     classes = {ids.DETERMINISTIC: 0, ids.LEGACY: 0, ids.MALFORMED: 0}
     lengths: dict[str, Counter] = {s: Counter() for s in ids.STAGES}
-    for (stage, kind, length), count in backend.id_tally().items():
+    for (stage, kind, length), count in tally.items():
         generations[stage] += count
         classes[kind] += count
         lengths[stage][length] += count
@@ -109,10 +134,14 @@ def statistics(backend: Backend, findings: list[Finding], checks: Iterable[Check
 def audit(backend: Backend, data_root: str, checks: list[Check] | None = None,
           severity: dict[str, str] | None = None, stages: Iterable[str] | None = None) -> Report:
     checks = list(CHECKS) if checks is None else checks
-    with gc_paused():  # rows and findings pile up on a heap that already holds the whole graph
-        findings = run_checks(backend, checks, severity, stages)
+    # gc paused: rows and findings pile up on a heap that already holds the whole graph.
+    with gc_paused(), _asking(backend) as ask:
+        tally = ask(backend.id_tally)
+        answers = [ask(backend.rows, c) for c in checks]
+        findings = _findings(checks, (answer() for answer in answers), severity, stages)
+        counted = tally()
     return Report(data_root=data_root, backend=backend.name,
-                  statistics=statistics(backend, findings, checks), findings=findings)
+                  statistics=statistics(counted, findings, checks), findings=findings)
 
 
 def fails(finding: Finding, fail_on: str) -> bool:
