@@ -27,14 +27,14 @@ def generation_props(gen: Generation, unusual: bool = False) -> dict[str, Any]:
     takes labels apart, and `unusual` (is_unusual) adds the label Unusual. The driver sends
     tuples as lists.
     """
-    return {"key": gen.key, "labels": gen.labels + ("Unusual",) if unusual else gen.labels, "path": gen.path,
+    return {"labels": gen.labels + ("Unusual",) if unusual else gen.labels,
             **{name: getattr(gen, name) for name in NODE_FIELDS}}
 
 
 # The record's fields a node shows (its parsed metadata stays in the record).
-NODE_FIELDS = ("stage", "gen_id", "files", "meta_status", "meta_error", "id_kind", "id_problem", "prefix_stage",
-               "meta_gen_id", "meta_stage", "parent_gen_id", "mode", "expected_id", "signature_error", "id_matches",
-               "required_missing", "extraneous", "invalid_values")
+NODE_FIELDS = ("key", "path", "stage", "gen_id", "files", "meta_status", "meta_error", "id_kind", "id_problem",
+               "prefix_stage", "meta_gen_id", "meta_stage", "parent_gen_id", "mode", "expected_id", "signature_error",
+               "id_matches", "required_missing", "extraneous", "invalid_values")
 
 
 def is_unusual(g: Generation) -> bool:

@@ -28,13 +28,13 @@ from dataclasses import asdict, dataclass, field
 from collections import Counter
 from functools import partial
 from itertools import chain, repeat
-from operator import contains, itemgetter, methodcaller
+from operator import contains, methodcaller
 from typing import Any
 
 from lineage.core.files import read_input
 from lineage.core.status import LineageError, UsageError
 from lineage.loaders.graph_model import Edges, GraphData
-from lineage.loaders.neo4j_shape import GRAPH_VERSION, REL_TYPES, nodes_by_labels, relationship_columns, uid
+from lineage.loaders.neo4j_shape import GRAPH_VERSION, REL_TYPES, node_columns, relationship_columns, uid
 
 ARRAY_DELIMITER = "\x1f"
 MANIFEST = "import.json"
@@ -240,20 +240,14 @@ def write(folder: str, root: str, data: GraphData, load_id: str) -> ImportFiles:
     files.multiline = "\n" in root or "\r" in root
     writer = _Writer(files)
     ids: dict[str, int] = {}
-    for labels, group in nodes_by_labels(data).items():
+    for labels, properties in node_columns(data):
         start = len(ids)
-        keys = [p["key"] for p in group]
+        keys = properties["key"]
         ids.update(zip(keys, range(start, start + len(keys))))
-        uids = [uid(root, k) for k in keys]
-        names = sorted({k for p in group for k in p} - {"labels"})
-        if all(len(p) == len(names) + 1 for p in group):
-            rows = list(map(itemgetter(*names), group))
-            values = list(map(list, zip(*rows))) if len(names) > 1 else [[r for r in rows]]
-        else:
-            values = [[p.get(n) for p in group] for n in names]
+        uids = list(map(uid(root, "").__add__, keys))  # in C
         header, columns = [":ID", "root", "uid"], [range(start, start + len(keys)), repeat(root, len(keys)), uids]
-        for name, column in zip(names, values):
-            h, cells = writer.cells(name, column, uids)
+        for name in sorted(properties):
+            h, cells = writer.cells(name, properties[name], uids)
             header.append(h)
             columns.append(cells)
         name = "nodes-" + "-".join(labels).lower() + ".csv"

@@ -21,10 +21,11 @@ what loads and queries pay for. Queries read one row per place with UNWIND coale
 from __future__ import annotations
 
 from itertools import repeat
+from operator import attrgetter
 from typing import Any, Callable, Iterator
 
 from lineage.core.model import Generation
-from lineage.loaders.graph_model import Edges, GraphData, generation_props
+from lineage.loaders.graph_model import NODE_FIELDS, Edges, GraphData, generation_props
 
 # Labels and relationship types come from this fixed list, never from data, so they may be
 # spelled into query text and import arguments (Cypher cannot take a label as a parameter).
@@ -78,6 +79,26 @@ def nodes_by_labels(data: GraphData) -> dict[tuple[str, ...], list[dict[str, Any
     for labels in groups:
         assert labels in NODE_LABELS, labels
     return groups
+
+
+def node_columns(data: GraphData) -> Iterator[tuple[tuple[str, ...], dict[str, list]]]:
+    """The nodes grouped by labels as columns (property name -> values), the generations'
+    groups first: what nodes_by_labels holds, for the import files. A generation's properties
+    are read from the records a column at a time (attrgetter, in C), not into a dict each
+    (the CSV files of a million generations: 23 s -> 17 s)."""
+    unusual = set(map(id, data.unusual))
+    generations: dict[tuple[tuple[str, ...], bool], list[Generation]] = {}
+    others: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for node in data.nodes:
+        if type(node) is Generation:
+            generations.setdefault((node.labels, id(node) in unusual), []).append(node)
+        else:
+            others.setdefault(node["labels"], []).append(node)
+    for (labels, flagged), gens in generations.items():
+        yield (labels + ("Unusual",) if flagged else labels), {
+            name: list(map(attrgetter(name), gens)) for name in NODE_FIELDS}
+    for labels, group in others.items():
+        yield labels, {name: [p.get(name) for p in group] for name in {k for p in group for k in p} - {"labels"}}
 
 
 def relationship_columns(data: GraphData) -> list[Edges]:
