@@ -34,7 +34,7 @@ from typing import Any
 from lineage.core.files import read_input
 from lineage.core.status import LineageError, UsageError
 from lineage.loaders.graph_model import Edges, GraphData
-from lineage.loaders.neo4j_shape import GRAPH_VERSION, REL_TYPES, node_columns, relationship_columns, uid
+from lineage.loaders.neo4j_shape import GRAPH_VERSION, NOT_STORED, REL_TYPES, node_columns, relationship_columns, uid
 
 ARRAY_DELIMITER = "\x1f"
 MANIFEST = "import.json"
@@ -246,7 +246,7 @@ def write(folder: str, root: str, data: GraphData, load_id: str) -> ImportFiles:
         ids.update(zip(keys, range(start, start + len(keys))))
         uids = list(map(uid(root, "").__add__, keys))  # in C
         header, columns = [":ID", "root", "uid"], [range(start, start + len(keys)), repeat(root, len(keys)), uids]
-        for name in sorted(properties):
+        for name in sorted(properties.keys() - NOT_STORED):
             h, cells = writer.cells(name, properties[name], uids)
             header.append(h)
             columns.append(cells)

@@ -183,8 +183,10 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
     neo4j = driver_module()
     start = time.perf_counter()
     load_id = uuid.uuid4().hex
-    rows_by_labels = {labels: [node_row(root, props) for props in group]
-                      for labels, group in nodes_by_labels(data).items()}
+    groups = nodes_by_labels(data)
+    rows_by_labels = {labels: [node_row(root, props) for props in group] for labels, group in groups.items()}
+    keys_by_labels = {labels: [props["key"] for props in group] for labels, group in groups.items()}
+    del groups
     rel_columns = relationship_columns(data)
 
     phases = {"prepare": time.perf_counter() - start}
@@ -211,9 +213,10 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
             element: dict[str, str] = {}
             for labels, rows in rows_by_labels.items():
                 query = _create_nodes_query(labels)
-                for chunk in _batches(rows, batch):
+                for at in range(0, len(rows), batch):
+                    chunk = rows[at:at + batch]
                     ids = session.execute_write(lambda tx, q=query, c=chunk: [r["e"] for r in tx.run(q, rows=c)])
-                    element.update(zip((r["key"] for r in chunk), ids))
+                    element.update(zip(keys_by_labels[labels][at:at + batch], ids))
                     if progress:
                         progress(len(chunk))
             phases["nodes"], lap = time.perf_counter() - lap, time.perf_counter()

@@ -56,9 +56,13 @@ def stored(value: Any) -> bool:
     return value is not None and not (type(value) in (tuple, list) and not value)
 
 
+# Not stored: labels become labels, and the node key is in the uid (root|key).
+NOT_STORED = frozenset({"labels", "key"})
+
+
 def node_row(root: str, props: dict[str, Any]) -> dict[str, Any]:
-    """The properties of one node in Neo4j (its labels become labels)."""
-    row = {k: v for k, v in props.items() if k != "labels" and stored(v)}
+    """The properties of one node in Neo4j."""
+    row = {k: v for k, v in props.items() if k not in NOT_STORED and stored(v)}
     row["root"], row["uid"] = root, uid(root, props["key"])
     return row
 
@@ -82,8 +86,8 @@ def nodes_by_labels(data: GraphData) -> dict[tuple[str, ...], list[dict[str, Any
 
 
 def node_columns(data: GraphData) -> Iterator[tuple[tuple[str, ...], dict[str, list]]]:
-    """The nodes grouped by labels as columns (property name -> values), the generations'
-    groups first: what nodes_by_labels holds, for the import files. A generation's properties
+    """The nodes grouped by labels as columns (property name -> values, `key` among them), the
+    generations' groups first: what nodes_by_labels holds, for the import files. A generation's properties
     are read from the records a column at a time (attrgetter, in C), not into a dict each
     (the CSV files of a million generations: 23 s -> 17 s)."""
     unusual = set(map(id, data.unusual))
@@ -98,7 +102,8 @@ def node_columns(data: GraphData) -> Iterator[tuple[tuple[str, ...], dict[str, l
         yield (labels + ("Unusual",) if flagged else labels), {
             name: list(map(attrgetter(name), gens)) for name in NODE_FIELDS}
     for labels, group in others.items():
-        yield labels, {name: [p.get(name) for p in group] for name in {k for p in group for k in p} - {"labels"}}
+        names = {k for p in group for k in p} - {"labels"}
+        yield labels, {name: [p.get(name) for p in group] for name in names}
 
 
 def relationship_columns(data: GraphData) -> list[Edges]:

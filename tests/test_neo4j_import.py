@@ -154,6 +154,7 @@ def test_the_import_gives_the_unwind_graph_the_same_audit_and_the_same_query_row
     assert imported["relationships"] == graph["relationships"]
     assert imported["loadrun"] == graph["loadrun"] and imported["run_keys"] == graph["run_keys"]
     assert {n[0].rpartition("|")[2] for n in imported["nodes"]} >= {f"gen:draft/{i}" for i in HOSTILE_IDS}
+    assert not [n for n in imported["nodes"] if "key" in n[2]]  # the node key is in the uid only
     imported_report, imported_rows = _results(conn, store)
     assert imported_report == report
     assert imported_rows == rows
