@@ -20,8 +20,9 @@ what loads and queries pay for. Queries read one row per place with UNWIND coale
 
 from __future__ import annotations
 
+from collections import Counter
 from itertools import repeat
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, Callable, Iterator
 
 from lineage.core.model import Generation
@@ -122,9 +123,26 @@ def fold_references(columns: list[Edges]) -> Edges:
     targets: list[str] = []
     props: dict[str, list] = {"line": [], "column": [], "kind": [], "stage": []}
     lines, cols, kinds, stages = props["line"], props["column"], props["kind"], props["stage"]
+    alone = _alone(columns)
     for e in columns:
         assert set(e.props) <= set(props), e.props
         n = len(e)
+        if id(e) in alone:  # fold by target and stage only, and append
+            line, stage = e.props["line"], e.props["stage"]
+            groups: dict[tuple[str, str], list] = {}
+            for key, at in zip(zip(e.targets, stage if type(stage) is list else repeat(stage, n)), line):
+                group = groups.get(key)
+                if group is None:
+                    groups[key] = [at]
+                else:
+                    group.append(at)
+            sources += repeat(e.sources[0], len(groups))
+            targets += map(itemgetter(0), groups)
+            stages += map(itemgetter(1), groups)
+            lines += groups.values()
+            cols += repeat(e.props["column"], len(groups))
+            kinds += repeat(e.props["kind"], len(groups))
+            continue
         column = {k: v if type(v) is list else repeat(v, n) for k, v in ((k, e.props.get(k)) for k in props)}
         for s, d, line, col, kind, stage in zip(e.sources, e.targets, column["line"], column["column"],
                                                 column["kind"], column["stage"]):
@@ -141,6 +159,24 @@ def fold_references(columns: list[Edges]) -> Edges:
             if line is not None:
                 lines[i].append(line)
     return Edges("REFERENCES", sources, targets, props)
+
+
+def _alone(columns: list[Edges]) -> set[int]:
+    """The columns (by id) whose places fold among themselves only: one file, column and kind
+    that no other column has, and a line for every place; each is folded by target and stage
+    alone, a third of the time of the general loop. A store's reference columns are all such,
+    but for file-name mentions (no line)."""
+    def triples(e: Edges) -> set[tuple]:
+        col, kind = e.props.get("column"), e.props.get("kind")
+        if type(col) is list or type(kind) is list:
+            return {None}  # may meet any other column: none is alone
+        return {(s, col, kind) for s in (e.sources[:1] if e.sources.count(e.sources[0]) == len(e) else set(e.sources))}
+
+    of = {id(e): triples(e) for e in columns}
+    seen = Counter(t for ts in of.values() for t in ts)
+    return {id(e) for e in columns
+            if None not in seen and len(of[id(e)]) == 1 and seen[next(iter(of[id(e)]))] == 1
+            and type(e.props.get("line")) is list and None not in e.props["line"]}
 
 
 def rel_props(edges: Edges, i: int) -> dict[str, Any]:

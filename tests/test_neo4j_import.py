@@ -219,6 +219,38 @@ def test_the_import_refuses_a_database_with_other_roots_unless_fresh_names_it(ne
     assert result.stderr.strip().splitlines()[-1].startswith("lineage: error:")
 
 
+def test_references_fold_the_same_on_the_short_path_as_in_the_general_loop(monkeypatch):
+    """The places of one file, column, kind, target and stage fold into one relationship. A
+    column no other column shares its file, column and kind with, with a line for each place,
+    folds on a short path; it must give what the general loop gives, in the same order."""
+    from lineage.loaders import neo4j_shape
+    from lineage.loaders.graph_model import Edges
+
+    x, y = "artifact:x.csv", "artifact:y.csv"
+    columns = [
+        Edges("REFERENCES", [x] * 5, ["g1", "g2", "g1", "g3", "g1"],
+              {"line": [1, 2, 3, 4, 5], "column": "parent", "kind": "gen_id", "stage": ["draft"] * 4 + ["essay"]}),
+        Edges("REFERENCES", [x] * 2, ["g1", "g2"], {"line": [7, 8], "column": "other", "kind": "gen_id", "stage": "draft"}),
+        Edges("REFERENCES", [x] * 2, ["g1", "g1"],
+              {"line": [None, None], "column": "", "kind": "file_name", "stage": "essay"}),
+        Edges("REFERENCES", [y] * 3, ["g1", "g2", "g1"],
+              {"line": [1, 2, 3], "column": "parent", "kind": "gen_id", "stage": "draft"}),
+        # x's file, column and kind again: this and the first fold together, in the general loop
+        Edges("REFERENCES", [x] * 2, ["g1", "g4"], {"line": [9, 10], "column": "parent", "kind": "gen_id", "stage": "draft"}),
+    ]
+
+    def rows(e: Edges) -> list:
+        return [(e.sources[i], e.targets[i], e.place(i)) for i in range(len(e))]
+
+    assert neo4j_shape._alone(columns) == {id(columns[1]), id(columns[3])}
+    short = rows(neo4j_shape.fold_references(columns))
+    monkeypatch.setattr(neo4j_shape, "_alone", lambda columns: set())
+    assert short == rows(neo4j_shape.fold_references(columns))
+    assert (x, "g1", {"line": [1, 3, 9], "column": "parent", "kind": "gen_id", "stage": "draft"}) in short
+    assert [r for r in short if r[2]["kind"] == "file_name"] == [
+        (x, "g1", {"line": [], "column": "", "kind": "file_name", "stage": "essay"})] * 2
+
+
 def test_a_root_with_a_line_break_switches_on_multiline_fields(tmp_path):
     # The root and every uid (which holds it) are written beside the per-column test.
     root = tmp_path / "data\nroot"
