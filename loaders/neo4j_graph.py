@@ -317,8 +317,12 @@ class Neo4jBackend:
         self.concurrency = concurrency
         self._keys: dict[str, tuple[str, ...]] = {}  # each check query's columns
         self._driver = conn.driver()
-        status = self._read("MATCH (l:LoadRun {root: $root}) RETURN l.status AS status, "
-                            "l.graph_version AS version", {})
+        try:
+            status = self._read("MATCH (l:LoadRun {root: $root}) RETURN l.status AS status, "
+                                "l.graph_version AS version", {})
+        except LineageError:
+            self.close()
+            raise
         if not status:
             self.close()
             raise UsageError(f"no graph of {root} in Neo4j; run `lineage load {root} --backend neo4j` first")
@@ -354,9 +358,10 @@ class Neo4jBackend:
             raise LineageError(f"Neo4j query failed: {type(exc).__name__}: {_short(exc)}") from None
 
     def _collected(self, session, query: str, params: dict[str, Any]) -> list[dict[str, Any]] | None:
-        """The query's rows gathered by the server into one record, or None when the server
-        refused with a transient error (not the memory to hold them all at once, say). The
-        driver reads each record with two socket reads and a Python dispatch: the 97,000 rows of
+        """The query's rows gathered by the server into one record, or None to read them one by
+        one: when the server refused with a transient error or a memory limit (the rows and
+        their list at once), or the connection went (the streamed read retries). The driver
+        reads each record with two socket reads and a Python dispatch: the 97,000 rows of
         id.legacy at a million took this process a second of CPU one by one, 0.1 s in one."""
         keys = self._keys.get(query)
         if keys is None:  # the query's columns, from its plan (EXPLAIN runs nothing)
@@ -366,8 +371,12 @@ class Neo4jBackend:
             # Auto-commit, not a retried transaction: a memory error is transient, and streaming
             # may succeed where collecting cannot.
             record = session.run(f"CALL () {{\n{query}\n}} RETURN collect([{columns}]) AS rows", params).single()
-        except driver_module().exceptions.TransientError:
-            return None
+        except driver_module().exceptions.Neo4jError as exc:
+            if _retry_streamed(exc):
+                return None
+            raise
+        except (driver_module().exceptions.SessionExpired, driver_module().exceptions.ServiceUnavailable):
+            return None  # the streamed read retries these, as the driver does
         return [dict(zip(keys, values)) for values in record["rows"]]
 
     def run(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -385,6 +394,13 @@ class Neo4jBackend:
         for r in self._read(TALLY, {"astral": ASTRAL}):
             tally[r["s"], r["k"], r["n"] if r["i"] is None else len(r["i"])] += r["c"]
         return tally
+
+
+def _retry_streamed(exc: Exception) -> bool:
+    """A transient error, or a memory limit (the pool's is transient, a transaction's cap
+    db.memory.transaction.max a client error: Neo.ClientError.General.TransactionOutOfMemoryError)."""
+    neo4j = driver_module()
+    return isinstance(exc, neo4j.exceptions.TransientError) or "OutOfMemory" in (getattr(exc, "code", None) or "")
 
 
 def _rows(tx, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:

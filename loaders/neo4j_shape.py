@@ -1,7 +1,9 @@
 """What the lineage graph holds in Neo4j, defined once for both ways of loading it: UNWIND
 batches (neo4j_graph) and the offline import's CSV files (neo4j_csv). Both read the same
 GraphData through these functions, so they give the same graph, node for node and property for
-property.
+property: the UNWIND load takes each node's properties as a dict (nodes_by_labels), the CSV
+writer as columns (node_columns); both from NODE_FIELDS and minus NOT_STORED, and a test loads
+a planted store both ways and compares every property.
 
 Every node carries its data root (`root`) and a unique `uid` (root and node key), so several
 roots share a database. A property whose value is None or an empty list is not stored: the
@@ -100,9 +102,11 @@ def node_columns(data: GraphData) -> Iterator[tuple[tuple[str, ...], dict[str, l
         else:
             others.setdefault(node["labels"], []).append(node)
     for (labels, flagged), gens in generations.items():
-        yield (labels + ("Unusual",) if flagged else labels), {
-            name: list(map(attrgetter(name), gens)) for name in NODE_FIELDS}
+        labels = labels + ("Unusual",) if flagged else labels
+        assert labels in NODE_LABELS, labels
+        yield labels, {name: list(map(attrgetter(name), gens)) for name in NODE_FIELDS}
     for labels, group in others.items():
+        assert labels in NODE_LABELS, labels
         names = {k for p in group for k in p} - {"labels"}
         yield labels, {name: [p.get(name) for p in group] for name in names}
 
@@ -164,8 +168,8 @@ def fold_references(columns: list[Edges]) -> Edges:
 def _alone(columns: list[Edges]) -> set[int]:
     """The columns (by id) whose places fold among themselves only: one file, column and kind
     that no other column has, and a line for every place; each is folded by target and stage
-    alone, a third of the time of the general loop. A store's reference columns are all such,
-    but for file-name mentions (no line)."""
+    alone, a third of the time of the general loop. Most of a store's reference columns are
+    such; file-name mentions (no line) and columns that share a name in one file are not."""
     def triples(e: Edges) -> set[tuple]:
         col, kind = e.props.get("column"), e.props.get("kind")
         if type(col) is list or type(kind) is list:

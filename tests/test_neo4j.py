@@ -90,36 +90,47 @@ def test_check_parity(loaded, check):
     assert canon(neo.rows(check)) == canon(nx_rows)
 
 
-def test_the_audit_is_the_same_one_query_at_a_time_or_several(loaded):
+def test_the_audit_is_the_same_one_query_at_a_time_or_several(loaded, monkeypatch):
     store, nx_backend, neo, _ = loaded
     expected = audit(nx_backend, store.root).as_dict() | {"backend": "neo4j"}
-    default = neo.concurrency
+    default, rows, asked_on = neo.concurrency, neo.rows, []
+    monkeypatch.setattr(neo, "rows", lambda check: asked_on.append(threading.current_thread().name) or rows(check))
     try:
         for concurrency in (1, 4):
             neo.concurrency = concurrency
+            asked_on.clear()
             assert audit(neo, store.root).as_dict() == expected, concurrency
+            threads = set(asked_on)
+            assert len(asked_on) == len(CHECKS)
+            assert threads == {"MainThread"} if concurrency == 1 else (
+                len(threads) > 1 and all(t.startswith("lineage-neo4j") for t in threads)), threads
     finally:
         neo.concurrency = default
 
 
-def test_rows_the_server_cannot_collect_are_read_one_by_one(loaded, monkeypatch):
-    """A check's rows come in one record the server collects; when it refuses with a transient
-    error (its memory pool full, on a big store with a small heap), they are streamed."""
+@pytest.mark.parametrize("code", ["Neo.TransientError.General.MemoryPoolOutOfMemoryError",
+                                  "Neo.ClientError.General.TransactionOutOfMemoryError"])
+def test_rows_the_server_cannot_collect_are_read_one_by_one(loaded, monkeypatch, code):
+    """A check's rows come in one record the server collects; when it will not hold them at
+    once (its memory pool, or a transaction's memory cap, on a big store with a small heap),
+    they are streamed. The error comes when the record is pulled, as the server's would."""
     import neo4j
 
     store, nx_backend, neo, _ = loaded
     refused, run = [], neo4j.Session.run
 
+    class Refused:
+        def single(self):
+            refused.append(code)
+            raise neo4j.exceptions.Neo4jError._hydrate_neo4j(code=code, message="out of memory (injected)")
+
     def refusing(self, query, *args, **kwargs):
-        if query.startswith("CALL () {"):
-            refused.append(query)
-            raise neo4j.exceptions.TransientError("the memory pool is full (injected)")
-        return run(self, query, *args, **kwargs)
+        return Refused() if query.startswith("CALL () {") else run(self, query, *args, **kwargs)
 
     monkeypatch.setattr(neo4j.Session, "run", refusing)
     check = BY_ID["id.legacy"]
     assert canon(neo.rows(check)) == canon(nx_backend.rows(check)) != []
-    assert len(refused) == 1
+    assert refused == [code]
 
 
 def test_a_query_failing_in_a_concurrent_audit_is_one_error_and_leaves_no_thread(loaded):

@@ -230,7 +230,8 @@ def test_references_fold_the_same_on_the_short_path_as_in_the_general_loop(monke
     columns = [
         Edges("REFERENCES", [x] * 5, ["g1", "g2", "g1", "g3", "g1"],
               {"line": [1, 2, 3, 4, 5], "column": "parent", "kind": "gen_id", "stage": ["draft"] * 4 + ["essay"]}),
-        Edges("REFERENCES", [x] * 2, ["g1", "g2"], {"line": [7, 8], "column": "other", "kind": "gen_id", "stage": "draft"}),
+        Edges("REFERENCES", [x] * 4, ["g1", "g2", "g1", "g1"],
+              {"line": [7, 8, 9, 6], "column": "other", "kind": "gen_id", "stage": ["draft", "draft", "essay", "draft"]}),
         Edges("REFERENCES", [x] * 2, ["g1", "g1"],
               {"line": [None, None], "column": "", "kind": "file_name", "stage": "essay"}),
         Edges("REFERENCES", [y] * 3, ["g1", "g2", "g1"],
@@ -247,6 +248,10 @@ def test_references_fold_the_same_on_the_short_path_as_in_the_general_loop(monke
     monkeypatch.setattr(neo4j_shape, "_alone", lambda columns: set())
     assert short == rows(neo4j_shape.fold_references(columns))
     assert (x, "g1", {"line": [1, 3, 9], "column": "parent", "kind": "gen_id", "stage": "draft"}) in short
+    assert [r for r in short if r[2]["column"] == "other"] == [
+        (x, "g1", {"line": [7, 6], "column": "other", "kind": "gen_id", "stage": "draft"}),
+        (x, "g2", {"line": [8], "column": "other", "kind": "gen_id", "stage": "draft"}),
+        (x, "g1", {"line": [9], "column": "other", "kind": "gen_id", "stage": "essay"})]
     assert [r for r in short if r[2]["kind"] == "file_name"] == [
         (x, "g1", {"line": [], "column": "", "kind": "file_name", "stage": "essay"})] * 2
 
