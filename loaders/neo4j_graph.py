@@ -363,6 +363,7 @@ class Neo4jBackend:
         their list at once), or the connection went (the streamed read retries). The driver
         reads each record with two socket reads and a Python dispatch: the 97,000 rows of
         id.legacy at a million took this process a second of CPU one by one, 0.1 s in one."""
+        neo4j = driver_module()
         keys = self._keys.get(query)
         if keys is None:  # the query's columns, from its plan (EXPLAIN runs nothing)
             keys = self._keys[query] = tuple(session.run("EXPLAIN " + query, params).keys())
@@ -371,11 +372,11 @@ class Neo4jBackend:
             # Auto-commit, not a retried transaction: a memory error is transient, and streaming
             # may succeed where collecting cannot.
             record = session.run(f"CALL () {{\n{query}\n}} RETURN collect([{columns}]) AS rows", params).single()
-        except driver_module().exceptions.Neo4jError as exc:
+        except neo4j.exceptions.Neo4jError as exc:
             if _retry_streamed(exc):
                 return None
             raise
-        except (driver_module().exceptions.SessionExpired, driver_module().exceptions.ServiceUnavailable):
+        except (neo4j.exceptions.SessionExpired, neo4j.exceptions.ServiceUnavailable):
             return None  # the streamed read retries these, as the driver does
         return [dict(zip(keys, values)) for values in record["rows"]]
 

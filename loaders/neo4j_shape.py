@@ -90,9 +90,9 @@ def nodes_by_labels(data: GraphData) -> dict[tuple[str, ...], list[dict[str, Any
 
 def node_columns(data: GraphData) -> Iterator[tuple[tuple[str, ...], dict[str, list]]]:
     """The nodes grouped by labels as columns (property name -> values, `key` among them), the
-    generations' groups first: what nodes_by_labels holds, for the import files. A generation's properties
-    are read from the records a column at a time (attrgetter, in C), not into a dict each
-    (the CSV files of a million generations: 23 s -> 17 s)."""
+    generations' groups first: what nodes_by_labels holds, for the import files. A generation's
+    properties are read from the records a column at a time (attrgetter, in C), not into a dict
+    each (the CSV files of a million generations: 23 s -> 17 s)."""
     unusual = set(map(id, data.unusual))
     generations: dict[tuple[tuple[str, ...], bool], list[Generation]] = {}
     others: dict[tuple[str, ...], list[dict[str, Any]]] = {}

@@ -231,13 +231,15 @@ def test_references_fold_the_same_on_the_short_path_as_in_the_general_loop(monke
         Edges("REFERENCES", [x] * 5, ["g1", "g2", "g1", "g3", "g1"],
               {"line": [1, 2, 3, 4, 5], "column": "parent", "kind": "gen_id", "stage": ["draft"] * 4 + ["essay"]}),
         Edges("REFERENCES", [x] * 4, ["g1", "g2", "g1", "g1"],
-              {"line": [7, 8, 9, 6], "column": "other", "kind": "gen_id", "stage": ["draft", "draft", "essay", "draft"]}),
+              {"line": [7, 8, 9, 6], "column": "other", "kind": "gen_id",
+               "stage": ["draft", "draft", "essay", "draft"]}),
         Edges("REFERENCES", [x] * 2, ["g1", "g1"],
               {"line": [None, None], "column": "", "kind": "file_name", "stage": "essay"}),
         Edges("REFERENCES", [y] * 3, ["g1", "g2", "g1"],
               {"line": [1, 2, 3], "column": "parent", "kind": "gen_id", "stage": "draft"}),
         # x's file, column and kind again: this and the first fold together, in the general loop
-        Edges("REFERENCES", [x] * 2, ["g1", "g4"], {"line": [9, 10], "column": "parent", "kind": "gen_id", "stage": "draft"}),
+        Edges("REFERENCES", [x] * 2, ["g1", "g4"],
+              {"line": [9, 10], "column": "parent", "kind": "gen_id", "stage": "draft"}),
     ]
 
     def rows(e: Edges) -> list:
