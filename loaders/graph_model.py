@@ -20,18 +20,8 @@ from lineage.core.model import (Generation, Store, artifact_key, cohort_key, gen
                                 problem_key)
 
 
-def generation_props(gen: Generation, unusual: bool = False) -> dict[str, Any]:
-    """A generation node's properties as a dict, for Neo4j: flat values (text, numbers,
-    booleans, lists of text) it can store. The networkx graph keeps the record itself as the
-    node (lineage.core.model.Generation reads like this dict). `labels` rides along; Neo4j
-    takes labels apart, and `unusual` (is_unusual) adds the label Unusual. The driver sends
-    tuples as lists.
-    """
-    return {"labels": gen.labels + ("Unusual",) if unusual else gen.labels,
-            **{name: getattr(gen, name) for name in NODE_FIELDS}}
-
-
-# The record's fields a node shows (its parsed metadata stays in the record).
+# The record's fields a node shows in Neo4j, flat values it can store (text, numbers, booleans,
+# lists of text; its parsed metadata stays in the record). networkx keeps the record itself.
 NODE_FIELDS = ("key", "path", "stage", "gen_id", "files", "meta_status", "meta_error", "id_kind", "id_problem",
                "prefix_stage", "meta_gen_id", "meta_stage", "parent_gen_id", "mode", "expected_id", "signature_error",
                "id_matches", "required_missing", "extraneous", "invalid_values")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from lineage.loaders.graph_model import GraphData, build
-from lineage.loaders.neo4j_shape import (GRAPH_VERSION, NODE_LABELS, REL_PROPS, REL_TYPES, node_row, nodes_by_labels, rel_rows,
+from lineage.loaders.neo4j_shape import (GRAPH_VERSION, NODE_LABELS, REL_PROPS, REL_TYPES, node_columns, node_rows, rel_rows,
                                          relationship_columns)
 from lineage.core.model import Store
 from lineage.core.status import LineageError, UsageError
@@ -183,9 +183,9 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
     neo4j = driver_module()
     start = time.perf_counter()
     load_id = uuid.uuid4().hex
-    groups = nodes_by_labels(data)
-    rows_by_labels = {labels: [node_row(root, props) for props in group] for labels, group in groups.items()}
-    keys_by_labels = {labels: [props["key"] for props in group] for labels, group in groups.items()}
+    groups = list(node_columns(data))
+    rows_by_labels = {labels: node_rows(root, properties) for labels, properties in groups}
+    keys_by_labels = {labels: properties["key"] for labels, properties in groups}
     del groups
     rel_columns = relationship_columns(data)
 

@@ -1,9 +1,9 @@
 """What the lineage graph holds in Neo4j, defined once for both ways of loading it: UNWIND
 batches (neo4j_graph) and the offline import's CSV files (neo4j_csv). Both read the same
 GraphData through these functions, so they give the same graph, node for node and property for
-property: the UNWIND load takes each node's properties as a dict (nodes_by_labels), the CSV
-writer as columns (node_columns); both from NODE_FIELDS and minus NOT_STORED, and a test loads
-a planted store both ways and compares every property.
+property: both take the nodes grouped by labels as columns (node_columns), the CSV writer
+column by column, the UNWIND load as rows made from them (node_rows), minus NOT_STORED; a test
+loads a planted store both ways and compares every property.
 
 Every node carries its data root (`root`) and a unique `uid` (root and node key), so several
 roots share a database. A property whose value is None or an empty list is not stored: the
@@ -28,7 +28,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, Callable, Iterator
 
 from lineage.core.model import Generation
-from lineage.loaders.graph_model import NODE_FIELDS, Edges, GraphData, generation_props
+from lineage.loaders.graph_model import NODE_FIELDS, Edges, GraphData
 
 # Labels and relationship types come from this fixed list, never from data, so they may be
 # spelled into query text and import arguments (Cypher cannot take a label as a parameter).
@@ -63,36 +63,15 @@ def stored(value: Any) -> bool:
 NOT_STORED = frozenset({"labels", "key"})
 
 
-def node_row(root: str, props: dict[str, Any]) -> dict[str, Any]:
-    """The properties of one node in Neo4j."""
-    row = {k: v for k, v in props.items() if k not in NOT_STORED and stored(v)}
-    row["root"], row["uid"] = root, uid(root, props["key"])
-    return row
-
-
-def nodes_by_labels(data: GraphData) -> dict[tuple[str, ...], list[dict[str, Any]]]:
-    """The nodes' property dicts grouped by labels, in graph order (a generation's record
-    becomes a dict here: the driver and the CSV writer take dicts).
+def node_columns(data: GraphData) -> Iterator[tuple[tuple[str, ...], dict[str, list]]]:
+    """The nodes grouped by labels as columns (property name -> values, `key` and all, in the
+    group's order), the generations' groups first. A generation's properties are read from the
+    records a column at a time (attrgetter, in C), not into a dict each (the CSV files of a
+    million generations: 23 s -> 17 s).
 
     The generations of the graph's partial index (`unusual`) get the label Unusual: the checks
     of one generation, and of its link to its parent, match (:Unusual {root}) and read a few
     percent of the nodes."""
-    unusual = set(map(id, data.unusual))
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for props in data.nodes:
-        if type(props) is Generation:
-            props = generation_props(props, id(props) in unusual)
-        groups.setdefault(props["labels"], []).append(props)
-    for labels in groups:
-        assert labels in NODE_LABELS, labels
-    return groups
-
-
-def node_columns(data: GraphData) -> Iterator[tuple[tuple[str, ...], dict[str, list]]]:
-    """The nodes grouped by labels as columns (property name -> values, `key` among them), the
-    generations' groups first: what nodes_by_labels holds, for the import files. A generation's
-    properties are read from the records a column at a time (attrgetter, in C), not into a dict
-    each (the CSV files of a million generations: 23 s -> 17 s)."""
     unusual = set(map(id, data.unusual))
     generations: dict[tuple[tuple[str, ...], bool], list[Generation]] = {}
     others: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -109,6 +88,14 @@ def node_columns(data: GraphData) -> Iterator[tuple[tuple[str, ...], dict[str, l
         assert labels in NODE_LABELS, labels
         names = {k for p in group for k in p} - {"labels"}
         yield labels, {name: [p.get(name) for p in group] for name in names}
+
+
+def node_rows(root: str, properties: dict[str, list]) -> list[dict[str, Any]]:
+    """One group of node_columns as UNWIND rows: each node's stored properties, its root and uid."""
+    names = [name for name in properties if name not in NOT_STORED]
+    prefix = uid(root, "")
+    return [{**{name: v for name, v in zip(names, values) if stored(v)}, "root": root, "uid": prefix + key}
+            for key, *values in zip(properties["key"], *map(properties.__getitem__, names))]
 
 
 def relationship_columns(data: GraphData) -> list[Edges]:
