@@ -318,23 +318,24 @@ class Neo4jBackend:
         self._keys: dict[str, tuple[str, ...]] = {}  # each check query's columns
         self._driver = conn.driver()
         try:
-            status = self._read("MATCH (l:LoadRun {root: $root}) RETURN l.status AS status, "
-                                "l.graph_version AS version", {})
+            self._refuse_unfinished()
         except LineageError:
             self.close()
             raise
+
+    def _refuse_unfinished(self) -> None:
+        """A root with no graph, or one whose load did not complete, or of an older version."""
+        root = self.root
+        status = self._read("MATCH (l:LoadRun {root: $root}) RETURN l.status AS status, "
+                            "l.graph_version AS version", {})
         if not status:
-            self.close()
             raise UsageError(f"no graph of {root} in Neo4j; run `lineage load {root} --backend neo4j` first")
         if status[0]["status"] == "imported":
-            self.close()
             raise LineageError(f"the import of {root} is not finished; run `lineage load {root} --finish-import DIR` "
                                "with the folder of its import files")
         if status[0]["status"] != "complete":
-            self.close()
             raise LineageError(f"the last Neo4j load of {root} did not complete; run `lineage load` again")
         if (status[0]["version"] or 1) < GRAPH_VERSION:
-            self.close()
             raise LineageError(f"the graph of {root} in Neo4j was loaded by an older lineage, whose graph its "
                                f"checks would misread; run `lineage load {root}` again")
 

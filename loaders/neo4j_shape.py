@@ -157,17 +157,15 @@ def _alone(columns: list[Edges]) -> set[int]:
     that no other column has, and a line for every place; each is folded by target and stage
     alone, a third of the time of the general loop. Most of a store's reference columns are
     such; file-name mentions (no line) and columns that share a name in one file are not."""
-    def triples(e: Edges) -> set[tuple]:
+    triples = []
+    for e in columns:
         col, kind = e.props.get("column"), e.props.get("kind")
-        if type(col) is list or type(kind) is list:
-            return {None}  # may meet any other column: none is alone
-        return {(s, col, kind) for s in (e.sources[:1] if e.sources.count(e.sources[0]) == len(e) else set(e.sources))}
-
-    of = {id(e): triples(e) for e in columns}
-    seen = Counter(t for ts in of.values() for t in ts)
-    return {id(e) for e in columns
-            if None not in seen and len(of[id(e)]) == 1 and seen[next(iter(of[id(e)]))] == 1
-            and type(e.props.get("line")) is list and None not in e.props["line"]}
+        if type(col) is list or type(kind) is list or e.sources.count(e.sources[0]) != len(e):
+            return set()  # a column that may meet any other (the graph model makes none): all general
+        triples.append((e.sources[0], col, kind))
+    seen = Counter(triples)
+    return {id(e) for e, triple in zip(columns, triples)
+            if seen[triple] == 1 and type(e.props.get("line")) is list and None not in e.props["line"]}
 
 
 def rel_props(edges: Edges, i: int) -> dict[str, Any]:
