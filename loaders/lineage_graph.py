@@ -82,10 +82,6 @@ class LineageGraph:
         self.generations: list[Props] = data.generations
         self.unusual: list[Props] = data.unusual
         self._broken = data.broken
-        # The few nodes that are not generations (one cheap pass, no labels property called).
-        others = [d for d in data.nodes if type(d) is not Generation]
-        self.missing_keys: set[str] = {d["key"] for d in others if "Missing" in d["labels"]}
-        self.problem_nodes: list[Props] = [d for d in others if "Problem" in d["labels"]]
         self.columns: list[Edges] = data.edges
 
     # --- nodes -----------------------------------------------------------------------------
@@ -119,6 +115,19 @@ class LineageGraph:
 
     def has_label(self, key: str, label: str) -> bool:
         return label in self.nodes[key]["labels"]
+
+    @cached_property
+    def _others(self) -> list[Props]:
+        """The few nodes that are not generations (a type test per node, no labels read)."""
+        return [d for d in self.nodes.values() if type(d) is not Generation]
+
+    @cached_property
+    def missing_keys(self) -> set[str]:
+        return {d["key"] for d in self._others if "Missing" in d["labels"]}
+
+    @cached_property
+    def problem_nodes(self) -> list[Props]:
+        return [d for d in self._others if "Problem" in d["labels"]]
 
     @cached_property
     def readable(self) -> list[Props]:
