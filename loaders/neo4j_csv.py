@@ -2,7 +2,7 @@
 that loads an empty database at about a million records a second.
 
 The files hold exactly what the UNWIND load writes (neo4j_shape defines both), plus a `LoadRun`
-node marked `imported`: neo4j_graph.finish_import creates the schema once the database is up
+node marked `imported`: neo4j_load.finish_import creates the schema once the database is up
 and only then marks the load complete, so queries refuse the graph until it is finished.
 
 Every cell is escaped so that no value can break the file, whatever a hostile store puts in an

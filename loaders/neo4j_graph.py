@@ -1,9 +1,10 @@
-"""The Neo4j backend: load the lineage graph into a server, and run the catalog's Cypher on it.
+"""The Neo4j backend: the connection to a server, and the catalog's Cypher run on a root's graph
+there (neo4j_load writes it).
 
 The graph is the one loaders.graph_model builds for networkx too. Every node carries the data
-root it came from (`root`) and a unique `uid`, so several roots can share a database and a
-reload replaces exactly one root's graph. A `LoadRun` node per root says whether its last
-load completed; queries refuse a graph whose load did not.
+root it came from (`root`) and a unique `uid`, so several roots can share a database. A
+`LoadRun` node per root says whether its last load completed; queries refuse a graph whose
+load did not.
 
 Cypher text is constant; data travels only as parameters.
 """
@@ -11,60 +12,14 @@ Cypher text is constant; data travels only as parameters.
 from __future__ import annotations
 
 import os
-import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
-from lineage.loaders.graph_model import GraphData, build
-from lineage.loaders.neo4j_shape import (GRAPH_VERSION, NODE_LABELS, REL_PROPS, REL_TYPES, node_columns, node_rows, rel_rows,
-                                         relationship_columns)
-from lineage.core.model import Store
 from lineage.core.status import LineageError, UsageError
+from lineage.loaders.neo4j_shape import GRAPH_VERSION
 
-BATCH = 20_000
 DEFAULT_URI = "bolt://localhost:7687"
-
-SCHEMA = [
-    "CREATE CONSTRAINT lineage_uid IF NOT EXISTS FOR (n:Lineage) REQUIRE n.uid IS UNIQUE",
-    "CREATE CONSTRAINT lineage_load_root IF NOT EXISTS FOR (l:LoadRun) REQUIRE l.root IS UNIQUE",
-    "CREATE INDEX lineage_root IF NOT EXISTS FOR (n:Lineage) ON (n.root)",
-    "CREATE INDEX generation_root IF NOT EXISTS FOR (n:Generation) ON (n.root)",
-    "CREATE INDEX generation_id IF NOT EXISTS FOR (n:Generation) ON (n.gen_id)",
-    # The partial index the checks of one generation, or of its parent link, start from, like
-    # the networkx graph's `unusual`.
-    "CREATE INDEX unusual_root IF NOT EXISTS FOR (n:Unusual) ON (n.root)",
-    # What graph version 1 had in its place: every load would go on maintaining them.
-    "DROP INDEX generation_extraneous IF EXISTS",
-    "DROP INDEX generation_required_missing IF EXISTS",
-    "DROP INDEX generation_invalid_values IF EXISTS",
-    "CREATE INDEX missing_root IF NOT EXISTS FOR (n:Missing) ON (n.root)",
-    "CREATE INDEX cohort_root IF NOT EXISTS FOR (n:Cohort) ON (n.root)",
-    "CREATE INDEX artifact_root IF NOT EXISTS FOR (n:Artifact) ON (n.root)",
-    "CREATE INDEX problem_root IF NOT EXISTS FOR (n:Problem) ON (n.root)",
-]
-
-
-DELETE_RELATIONSHIPS = ("MATCH (n:Lineage {root: $root})-[r]->() "
-                        "CALL (r) { DELETE r } IN TRANSACTIONS OF $batch ROWS")
-DELETE_NODES = "MATCH (n:Lineage {root: $root}) CALL (n) { DELETE n } IN TRANSACTIONS OF $batch ROWS"
-
-
-def _create_nodes_query(labels: tuple[str, ...]) -> str:
-    assert labels in NODE_LABELS
-    return f"UNWIND $rows AS r CREATE (n:Lineage:{':'.join(labels)}) SET n = r RETURN elementId(n) AS e"
-
-
-def _create_rels_query(rel_type: str) -> str:
-    # Both ends by the element IDs their CREATE returned: a direct record lookup
-    # (NodeByElementIdSeek), where a uid costs a seek in the constraint's index.
-    # The properties are named in the CREATE (a null one is not set): a SET from the map after
-    # it would make the planner buffer every row first (Eager).
-    assert rel_type in REL_TYPES
-    props = ", ".join(f"{name}: r.p.{name}" for name in REL_PROPS[rel_type])
-    return (f"UNWIND $rows AS r MATCH (a) WHERE elementId(a) = r.s MATCH (b) WHERE elementId(b) = r.d "
-            f"CREATE (a)-[:{rel_type} {{{props}}}]->(b)")
 
 
 @dataclass
@@ -154,97 +109,6 @@ def _reason(exc: Exception) -> str:
     return text.rstrip(":") or type(exc).__name__
 
 
-@dataclass
-class LoadStats:
-    nodes: int
-    relationships: int
-    seconds: float
-    phases: dict[str, float] = field(default_factory=dict)  # seconds: prepare, delete, nodes, relationships
-
-    @property
-    def rows_per_second(self) -> float:
-        return (self.nodes + self.relationships) / self.seconds if self.seconds else 0.0
-
-
-def _batches(items: list, size: int) -> Iterable[list]:
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
-
-
-def load(conn: Connection, store: Store, batch: int = BATCH,
-         progress: Callable[[int], None] | None = None) -> LoadStats:
-    """Replace the graph of `store.root` in the database with the store's graph."""
-    data = build(store)
-    return load_graph(conn, store.root, data, batch, progress)
-
-
-def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
-               progress: Callable[[int], None] | None = None) -> LoadStats:
-    neo4j = driver_module()
-    start = time.perf_counter()
-    load_id = uuid.uuid4().hex
-    groups = list(node_columns(data))
-    rows_by_labels = {labels: node_rows(root, properties) for labels, properties in groups}
-    keys_by_labels = {labels: properties["key"] for labels, properties in groups}
-    del groups
-    rel_columns = relationship_columns(data)
-
-    phases = {"prepare": time.perf_counter() - start}
-    driver = conn.driver()
-    marked = False  # whether the root's graph is marked as loading (and so refused until done)
-    try:
-        with driver.session(database=conn.database) as session:
-            for statement in SCHEMA:
-                session.run(statement).consume()
-            # Mark the root as loading before touching its graph: a crash from here on leaves a
-            # graph that every query refuses until a load completes.
-            session.execute_write(lambda tx: tx.run(
-                "MERGE (l:LoadRun {root: $root}) SET l.status = 'loading', l.load_id = $load_id, "
-                "l.started = datetime(), l.finished = null", root=root, load_id=load_id).consume())
-            marked = True
-            lap = time.perf_counter()
-            # Relationships first, then nodes, each committed every `batch` rows in one pass: a
-            # DETACH DELETE of a batch of nodes took a cohort or artifact node with a million
-            # relationships into one transaction, past the server's transaction memory limit.
-            for query in (DELETE_RELATIONSHIPS, DELETE_NODES):
-                session.run(query, root=root, batch=batch).consume()
-            phases["delete"], lap = time.perf_counter() - lap, time.perf_counter()
-            # Nodes first, by label; each batch returns the element IDs of its nodes in order.
-            element: dict[str, str] = {}
-            for labels, rows in rows_by_labels.items():
-                query = _create_nodes_query(labels)
-                for at in range(0, len(rows), batch):
-                    chunk = rows[at:at + batch]
-                    ids = session.execute_write(lambda tx, q=query, c=chunk: [r["e"] for r in tx.run(q, rows=c)])
-                    element.update(zip(keys_by_labels[labels][at:at + batch], ids))
-                    if progress:
-                        progress(len(chunk))
-            phases["nodes"], lap = time.perf_counter() - lap, time.perf_counter()
-            n_rels = 0
-            for edges in rel_columns:
-                query = _create_rels_query(edges.type)
-                for chunk in _batches(list(rel_rows(edges, element.__getitem__)), batch):
-                    session.execute_write(lambda tx, q=query, c=chunk: tx.run(q, rows=c).consume())
-                    n_rels += len(chunk)
-                    if progress:
-                        progress(len(chunk))
-            phases["relationships"] = time.perf_counter() - lap
-            n_nodes = len(data.nodes)
-            session.execute_write(lambda tx: tx.run(
-                "MATCH (l:LoadRun {root: $root, load_id: $load_id}) SET l.status = 'complete', "
-                "l.finished = datetime(), l.nodes = $nodes, l.relationships = $rels, l.graph_version = $version",
-                root=root, load_id=load_id, nodes=n_nodes, rels=n_rels, version=GRAPH_VERSION).consume())
-    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
-        reason = neo4j_error(exc, conn) if isinstance(exc, neo4j.exceptions.Neo4jError) else \
-            f"{type(exc).__name__}: {_short(exc)}"
-        after = f"; the graph of {root} is marked incomplete until a load succeeds" if marked else \
-            "; nothing was written"
-        raise LineageError(f"Neo4j load failed: {reason}{after}") from None
-    finally:
-        driver.close()
-    return LoadStats(n_nodes, n_rels, time.perf_counter() - start, phases)
-
-
 def database_roots(conn: Connection) -> tuple[bool, list[str]]:
     """(whether the database holds no node at all, the roots loaded into it)."""
     neo4j = driver_module()
@@ -260,49 +124,6 @@ def database_roots(conn: Connection) -> tuple[bool, list[str]]:
     finally:
         driver.close()
     return bool(records[0]["empty"]), sorted(records[0]["roots"])
-
-
-def finish_import(conn: Connection, files, batch: int = BATCH, index_timeout: int = 3600) -> float:
-    """After `neo4j-admin database import full` of `files` (neo4j_csv.ImportFiles) and a start of
-    the database: make the schema, set the values the files could not hold, check the count, and
-    mark the load complete. Returns the seconds it took."""
-    neo4j = driver_module()
-    start = time.perf_counter()
-    root = files.root
-    driver = conn.driver()
-    try:
-        with driver.session(database=conn.database) as session:
-            found = session.run("MATCH (l:LoadRun {root: $root}) RETURN l.status AS status, l.load_id AS load_id",
-                                root=root).data()
-            if not found or found[0]["load_id"] != files.load_id:
-                raise LineageError(f"the database at {conn.uri} does not hold the import in {files.folder} "
-                                   "(run its neo4j-admin command first, then start the database)")
-            if found[0]["status"] == "complete":
-                return time.perf_counter() - start
-            for statement in SCHEMA:
-                session.run(statement).consume()
-            # The constraint's and indexes' population runs in the background; queries and the
-            # fix-ups below want them online.
-            session.run("CALL db.awaitIndexes($t)", t=index_timeout).consume()
-            for chunk in _batches(files.fixups, batch):
-                session.execute_write(lambda tx, c=chunk: tx.run(
-                    "UNWIND $rows AS r MATCH (n:Lineage {uid: r.uid}) SET n += r.p", rows=c).consume())
-            count = session.run("MATCH (n:Lineage {root: $root}) RETURN count(n) AS c", root=root).single()["c"]
-            if count != files.nodes:
-                raise LineageError(f"the import of {root} holds {count:,} nodes, not {files.nodes:,}; "
-                                   "its graph stays marked incomplete")
-            session.execute_write(lambda tx: tx.run(
-                "MATCH (l:LoadRun {root: $root, load_id: $load_id}) SET l.status = 'complete', "
-                "l.started = datetime($started), l.finished = datetime(), l.graph_version = $version",
-                root=root, load_id=files.load_id, started=files.started, version=GRAPH_VERSION).consume())
-    except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
-        reason = neo4j_error(exc, conn) if isinstance(exc, neo4j.exceptions.Neo4jError) else \
-            f"{type(exc).__name__}: {_short(exc)}"
-        raise LineageError(f"finishing the import failed: {reason}; the graph of {root} stays marked "
-                           "incomplete") from None
-    finally:
-        driver.close()
-    return time.perf_counter() - start
 
 
 class Neo4jBackend:

@@ -23,9 +23,12 @@ what loads and queries pay for. Queries read one row per place with UNWIND coale
 from __future__ import annotations
 
 from collections import Counter
+from hashlib import blake2b
 from itertools import repeat
 from operator import attrgetter, itemgetter
 from typing import Any, Callable, Iterator
+
+import orjson
 
 from lineage.core.model import Generation
 from lineage.loaders.graph_model import NODE_FIELDS, Edges, GraphData
@@ -71,7 +74,17 @@ def node_columns(data: GraphData) -> Iterator[tuple[tuple[str, ...], dict[str, l
 
     The generations of the graph's partial index (`unusual`) get the label Unusual: the checks
     of one generation, and of its link to its parent, match (:Unusual {root}) and read a few
-    percent of the nodes."""
+    percent of the nodes.
+
+    Each group has a `fingerprint` column too (fingerprints): what a reload compares to find
+    the nodes that changed since the last load."""
+    owned = _owned(data)
+    for labels, properties in _node_columns(data):
+        properties[FINGERPRINT] = fingerprints(owned, labels, properties)
+        yield labels, properties
+
+
+def _node_columns(data: GraphData) -> Iterator[tuple[tuple[str, ...], dict[str, list]]]:
     unusual = set(map(id, data.unusual))
     generations: dict[tuple[tuple[str, ...], bool], list[Generation]] = {}
     others: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -86,8 +99,66 @@ def node_columns(data: GraphData) -> Iterator[tuple[tuple[str, ...], dict[str, l
         yield labels, {name: list(map(attrgetter(name), gens)) for name in NODE_FIELDS}
     for labels, group in others.items():
         assert labels in NODE_LABELS, labels
-        names = {k for p in group for k in p} - {"labels"}
+        names = sorted({k for p in group for k in p} - {"labels"})  # sorted: the fingerprint's order
         yield labels, {name: [p.get(name) for p in group] for name in names}
+
+
+# The node property that holds a node's fingerprint: a 64-bit hash of its labels, its
+# properties and the relationships it owns (_owned), as this version of the graph model makes
+# them. Two loads of an unchanged node give the same number, and a reload rewrites only the
+# nodes whose number changed (lineage.loaders.neo4j_delta).
+FINGERPRINT = "fingerprint"
+
+
+def _owned(data: GraphData) -> tuple[dict[str, str], dict[str, list]]:
+    """The relationships in each node's fingerprint, each in exactly one: (child key -> parent
+    key) for DERIVED_FROM, which its child owns, and (target key -> its places) for INCLUDES and
+    REFERENCES, which their target owns. A cohort or a CSV file may name every generation;
+    owned by the generations, a row added to it changes the fingerprint of the generation it
+    names, not the file's, and a reload writes that row, not the file's every relationship.
+
+    The places are listed per target in the graph model's order, as fold_references meets them:
+    (the column's hash, then the place's own properties by name); the column's hash stands for
+    its type, source and the properties all its places share, which would be most of each
+    place's text (and most of the time to write it)."""
+    parents: dict[str, str] = {}
+    places: dict[str, list] = {}
+    get = places.get
+    for e in data.edges:
+        if e.type == "DERIVED_FROM":
+            parents.update(zip(e.sources, e.targets))
+            continue
+        n = len(e)
+        if not n:
+            continue
+        assert e.sources.count(e.sources[0]) == n, e.type  # one source per column
+        names = sorted(e.props)
+        varying = [name for name in names if type(e.props[name]) is list]
+        same = [[name, e.props[name]] for name in names if name not in varying]
+        head = repeat(_hash(orjson.dumps([e.type, e.sources[0], varying, same])), n)
+        for target, place in zip(e.targets, zip(head, *map(e.props.__getitem__, varying))):
+            mine = get(target)
+            if mine is None:
+                places[target] = [place]
+            else:
+                mine.append(place)
+    return parents, places
+
+
+def fingerprints(owned: tuple[dict[str, str], dict[str, list]], labels: tuple[str, ...],
+                 properties: dict[str, list]) -> list[int]:
+    """The fingerprint of each node of one group of _node_columns: a signed 64-bit BLAKE2b of
+    the graph version, the labels, the property names and the node's values and relationships
+    (_owned) as JSON."""
+    head = orjson.dumps([GRAPH_VERSION, labels, list(properties)])
+    parents, places = owned
+    keys = properties["key"]
+    rows = zip(*properties.values(), map(parents.get, keys), map(places.get, keys))
+    return [_hash(head + row) for row in map(orjson.dumps, rows)]
+
+
+def _hash(data: bytes) -> int:
+    return int.from_bytes(blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
 def node_rows(root: str, properties: dict[str, list]) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from lineage.neo4j import browser
 from lineage.neo4j import server as neo4j_server
 from lineage.cli import app
-from lineage.loaders.neo4j_graph import NODE_LABELS, REL_TYPES
+from lineage.loaders.neo4j_shape import NODE_LABELS, REL_TYPES
 from lineage.queries.catalog import QUERIES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -276,7 +276,8 @@ def test_guide_queries_run_on_neo4j(guide_md, examples):
         if os.environ.get("LINEAGE_REQUIRE_NEO4J") == "1":
             pytest.fail("Neo4j is required (LINEAGE_REQUIRE_NEO4J=1) but NEO4J_URI is not set")
         pytest.skip("NEO4J_URI is not set")
-    from lineage.loaders.neo4j_graph import Connection, load
+    from lineage.loaders.neo4j_graph import Connection
+    from lineage.loaders.neo4j_load import load
     from lineage.loaders.store import scan
 
     conn = Connection.from_env()

@@ -26,7 +26,8 @@ from typer.testing import CliRunner
 from lineage.analyses.audit import audit
 from lineage.cli import app
 from lineage import synthetic
-from lineage.loaders.neo4j_graph import Connection, Neo4jBackend, load
+from lineage.loaders.neo4j_graph import Connection, Neo4jBackend
+from lineage.loaders.neo4j_load import load
 from lineage.loaders.networkx_graph import NetworkxBackend
 from lineage.loaders.store import scan
 from lineage.queries.catalog import BY_ID, CHECKS, LINEAGE_QUERIES, QUERIES, Check
@@ -299,19 +300,19 @@ def test_reload_replaces_only_that_roots_graph(neo4j_conn, make_store):
 
 
 def test_a_failed_load_is_refused_until_a_load_completes(neo4j_conn, make_store, monkeypatch):
-    from lineage.loaders import neo4j_graph
+    from lineage.loaders import neo4j_load
 
     root = make_store({"gens/draft/43ftibqi56628az1/": None, "gens/essay/659pyykizln161i6/": None})
     store = scan(str(root))
-    real = neo4j_graph._create_rels_query
-    monkeypatch.setattr(neo4j_graph, "_create_nodes_query",
+    real = neo4j_load._create_rels_query
+    monkeypatch.setattr(neo4j_load, "_create_nodes_query",
                         lambda labels: "UNWIND $rows AS r CALL { RETURN 1/0 AS boom } RETURN boom")
     with pytest.raises(LineageError, match="marked incomplete"):
         load(neo4j_conn, store)
     with pytest.raises(LineageError, match="did not complete"):
         Neo4jBackend(neo4j_conn, store.root)
     monkeypatch.undo()
-    assert neo4j_graph._create_rels_query is real
+    assert neo4j_load._create_rels_query is real
     load(neo4j_conn, store)
     neo = Neo4jBackend(neo4j_conn, store.root)
     try:

@@ -27,7 +27,8 @@ from lineage.cli import app
 from lineage.core.status import LineageError
 from lineage.loaders.graph_model import build
 from lineage.loaders.neo4j_csv import write
-from lineage.loaders.neo4j_graph import Connection, Neo4jBackend, load
+from lineage.loaders.neo4j_graph import Connection, Neo4jBackend
+from lineage.loaders.neo4j_load import load
 from lineage.loaders.networkx_graph import NetworkxBackend
 from lineage.loaders.store import scan
 from lineage.queries.catalog import QUERIES
@@ -158,6 +159,10 @@ def test_the_import_gives_the_unwind_graph_the_same_audit_and_the_same_query_row
     imported_report, imported_rows = _results(conn, store)
     assert imported_report == report
     assert imported_rows == rows
+    # The import stored the fingerprints a reload stores: reloading the unchanged store writes nothing.
+    stats = load(conn, scan(str(planted)))
+    assert stats.kept == stats.nodes and stats.written == (0, 0)
+    assert _dump(conn, store.root)["nodes"] == graph["nodes"]
     nx_report = audit(NetworkxBackend.from_store(store), store.root).as_dict()
     assert {**nx_report, "backend": "neo4j"} == imported_report
 
@@ -330,9 +335,9 @@ def test_finish_import_takes_only_its_own_root_and_no_load_options(tmp_path, pla
     write(str(folder), store.root, build(store), "test")
     env = {"NEO4J_PASSWORD": "pw"}
     base = ["load", "--finish-import", str(folder), "--uri", "bolt://127.0.0.1:9"]
-    for extra in (["--fresh"], ["--method", "unwind"], ["--csv-dir", str(tmp_path / "x")]):
+    for extra in (["--fresh"], ["--rewrite"], ["--method", "unwind"], ["--csv-dir", str(tmp_path / "x")]):
         result = CliRunner().invoke(app, [*base, *extra], env=env)
-        assert result.exit_code == 2 and "takes no --method, --fresh or --csv-dir" in result.stderr, extra
+        assert result.exit_code == 2 and "takes no --method, --fresh, --rewrite or --csv-dir" in result.stderr, extra
     other = make_store({"gens/draft/d_1/": None})
     result = CliRunner().invoke(app, ["load", str(other), *base[1:]], env=env)
     assert result.exit_code == 2 and f"are of {store.root}, not of {other}" in result.stderr, result.output

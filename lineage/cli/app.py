@@ -265,10 +265,11 @@ def _password_may_go_to(uri: str, config: "Config", has_password: bool) -> None:
 
 
 def load_neo4j(store: Store, conn, show_progress: bool, method: str = "unwind", fresh: bool = False,
-               csv_dir: Optional[Path] = None) -> None:
+               csv_dir: Optional[Path] = None, rewrite: bool = False) -> None:
     """Put the graph of `store` into Neo4j, saying how it went on stderr: the offline import
-    into an empty database (lineage.neo4j.importer), else UNWIND batches replacing its graph."""
-    from lineage.loaders.neo4j_graph import load_graph
+    into an empty database (lineage.neo4j.importer), else UNWIND batches replacing its graph
+    (only what changed since its last load, unless `rewrite`)."""
+    from lineage.loaders.neo4j_load import load_graph
     from lineage.loaders.graph_model import build
     from lineage.neo4j import importer
 
@@ -290,9 +291,12 @@ def load_neo4j(store: Store, conn, show_progress: bool, method: str = "unwind", 
         warn(f"--csv-dir {csv_dir} is not used: this load goes through UNWIND batches (--method import "
              f"takes the offline import, which writes the files there)")
     with progress(show_progress, "loading into Neo4j", "rows") as advance:
-        stats = load_graph(conn, store.root, data, progress=advance)
+        stats = load_graph(conn, store.root, data, progress=advance, rewrite=rewrite)
+    nodes, rels = stats.written
+    how = (f"{count(stats.kept, 'node')} unchanged since the last load, {count(nodes, 'node')} and "
+           f"{count(rels, 'relationship')} written" if stats.kept else f"{stats.rows_per_second:,.0f} rows/s")
     say(f"loaded {count(stats.nodes, 'node')} and {count(stats.relationships, 'relationship')} into "
-        f"{conn.uri} in {stats.seconds:.1f}s ({stats.rows_per_second:,.0f} rows/s)")
+        f"{conn.uri} in {stats.seconds:.1f}s ({how})")
 
 
 def backend_for(store: Store, name: BackendName, conn=None, show_progress: bool = True):

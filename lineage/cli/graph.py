@@ -33,6 +33,7 @@ def load(
     data_root: Annotated[Optional[Path], typer.Argument(metavar="DATA_ROOT", envvar="DAYDREAMING_DATA_ROOT", help="The data root (holds gens/, cohorts/, ...).", show_default=False)] = None,
     method: Annotated[LoadMethod, typer.Option("--method", help="auto: the offline import into an empty database (from 500,000 nodes and relationships on), else UNWIND batches over Bolt; import or unwind: only that.")] = LoadMethod.auto,
     fresh: Annotated[bool, typer.Option("--fresh", help="Replace everything in the database named by --database with this root's graph, by the offline import.")] = False,
+    rewrite: Annotated[bool, typer.Option("--rewrite", help="Over Bolt, delete the root's graph and write it whole, instead of only the nodes that changed since its last load (and their relationships).")] = False,
     csv_dir: Annotated[Optional[Path], typer.Option("--csv-dir", metavar="DIR", help="Write the import files here and keep them (default: a temporary folder, deleted after an import into the local server).", show_default=False)] = None,
     finish_import: Annotated[Optional[Path], typer.Option("--finish-import", metavar="DIR", help="Complete a load whose import files (in DIR) were imported by hand: schema, checks, marked complete.", show_default=False)] = None,
     uri: UriOpt = None,
@@ -48,16 +49,18 @@ def load(
     Into an empty database (or one replaced with --fresh), the offline import
     (neo4j-admin database import full): on the server `lineage neo4j start` runs, lineage stops
     it, imports and starts it again; for another server it writes the files and prints the
-    command to run there. Into a database that holds other roots, UNWIND batches over Bolt.
+    command to run there. Into a database that holds graphs already, UNWIND batches over Bolt;
+    for a root loaded before, only the nodes that changed since (and their relationships) are
+    written again, unless --rewrite.
 
     The connection may also come from neo4j-uri, neo4j-user and neo4j-database in the
     configuration file (below the flags and NEO4J_URI, NEO4J_USER, NEO4J_DATABASE).
 
     Example: NEO4J_PASSWORD=... lineage load data/ --uri bolt://localhost:7687
     """
-    if finish_import is not None and (fresh or csv_dir is not None or method != LoadMethod.auto):
+    if finish_import is not None and (fresh or rewrite or csv_dir is not None or method != LoadMethod.auto):
         raise UsageError("--finish-import completes an import already made: it takes no --method, "
-                         "--fresh or --csv-dir")
+                         "--fresh, --rewrite or --csv-dir")
     cfg = settings(config, no_config, data_root)
     if fresh and not (database or os.environ.get("NEO4J_DATABASE") or (cfg.named and cfg.neo4j_database)):
         # Wiping a database takes its name from the user: a flag, the environment or a file named
@@ -77,7 +80,7 @@ def load(
     check_output_place(data_root, folder=csv_dir)
     store, seconds = load_store(data_root, no_progress, metadata=False)
     say(f"scanned {count(len(store.generations), 'generation')} in {seconds:.1f}s")
-    load_neo4j(store, conn, not no_progress, method.value, fresh, csv_dir)
+    load_neo4j(store, conn, not no_progress, method.value, fresh, csv_dir, rewrite)
 
 
 @app.command()

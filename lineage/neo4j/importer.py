@@ -28,7 +28,8 @@ from typing import Callable, Optional
 from lineage.core.status import UsageError
 from lineage.loaders.graph_model import GraphData
 from lineage.loaders.neo4j_csv import ImportFiles, write
-from lineage.loaders.neo4j_graph import Connection, database_roots, finish_import
+from lineage.loaders.neo4j_graph import Connection, database_roots
+from lineage.loaders.neo4j_load import finish_import
 from lineage.neo4j import server
 
 METHODS = ("auto", "import", "unwind")
