@@ -15,6 +15,7 @@ from itertools import repeat
 from typing import Any
 
 from lineage.core.ids import DETERMINISTIC, PARENT_STAGE, STAGES
+from lineage.core.perf import gc_paused
 from lineage.core.metadata import REQUIRED_FILES
 from lineage.core.model import (Generation, Store, artifact_key, cohort_key, gen_key, missing_key,
                                 problem_key)
@@ -156,6 +157,7 @@ def _broken_links(data: GraphData) -> dict[str, tuple[str, str | None]]:
     return broken
 
 
+@gc_paused()  # millions of objects that live on: no cyclic collection while they are made
 def build(store: Store) -> GraphData:
     data = GraphData()
     nodes, edges = data.nodes, data.edges

@@ -32,6 +32,7 @@ from operator import contains, methodcaller
 from typing import Any
 
 from lineage.core.files import read_input
+from lineage.core.perf import gc_paused
 from lineage.core.status import LineageError, UsageError
 from lineage.loaders.graph_model import Edges, GraphData
 from lineage.loaders.neo4j_shape import GRAPH_VERSION, NOT_STORED, REL_TYPES, node_columns, relationship_columns, uid
@@ -224,6 +225,7 @@ def _write(path: str, header: list[str], columns: list) -> None:
         csv.writer(fh, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n").writerows(zip(*columns))
 
 
+@gc_paused()  # the columns and cells of millions of rows: no cyclic collection while they are made
 def write(folder: str, root: str, data: GraphData, load_id: str) -> ImportFiles:
     """Write the import files of `root`'s graph into `folder` (created; must not hold files)."""
     if "," in os.path.abspath(folder):

@@ -18,6 +18,7 @@ from itertools import compress
 from typing import Callable, Iterable
 
 from lineage.core.model import Store
+from lineage.core.perf import gc_paused
 from lineage.core.status import LineageError
 from lineage.loaders.graph_model import Edges, GraphData, build
 from lineage.loaders.neo4j_delta import Delta, plan, touching
@@ -122,8 +123,9 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
     neo4j = driver_module()
     start = time.perf_counter()
     load_id = uuid.uuid4().hex
-    groups = list(node_columns(data))
-    rel_columns = relationship_columns(data)
+    with gc_paused():  # the columns of millions of nodes: no cyclic collection while they are made
+        groups = list(node_columns(data))
+        rel_columns = relationship_columns(data)
     n_nodes, n_rels = len(data.nodes), sum(map(len, rel_columns))
     phases = {"prepare": time.perf_counter() - start}
     driver = conn.driver()
@@ -137,7 +139,8 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
                 lap = time.perf_counter()
                 stored = _stored_fingerprints(session, root)
                 if stored is not None:
-                    delta = plan(stored, groups)
+                    with gc_paused():
+                        delta = plan(stored, groups)
                     if not delta.worth_it(len(stored)):
                         delta = None
                 phases["compare"] = time.perf_counter() - lap

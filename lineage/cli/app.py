@@ -83,7 +83,7 @@ OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", metavar="FI
 FailOnOpt = Annotated[Optional[FailOn], typer.Option("--fail-on", envvar="LINEAGE_FAIL_ON", show_default=False,
                                                      help="Exit 1 when a finding is at or above this severity; default: the configuration file's, else error.")]
 NoProgressOpt = Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")]
-BackendOpt = Annotated[BackendName, typer.Option("--backend", help="Graph backend: embedded networkx, or a Neo4j server.")]
+BackendOpt = Annotated[BackendName, typer.Option("--backend", help="Graph backend: embedded networkx, or a Neo4j server (the root's graph is loaded there first, or brought up to date: only what changed since its last load is written).")]
 # Neo4j connection: flags, NEO4J_URI / NEO4J_USER / NEO4J_DATABASE or the configuration file; the password only from
 # NEO4J_PASSWORD or a prompt, so it never sits in shell history or a process list.
 UriOpt = Annotated[Optional[str], typer.Option("--uri", help="Neo4j URI (bolt://, neo4j://, neo4j+s://); default $NEO4J_URI, the configuration file's neo4j-uri, else bolt://localhost on $LINEAGE_NEO4J_BOLT_PORT or 7687.", show_default=False)]
