@@ -116,10 +116,10 @@ COUNTS = ("MATCH (n:Lineage {root: $root}) "
 
 def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
                progress: Callable[[int], None] | None = None, rewrite: bool = False) -> LoadStats:
-    """Make the graph of `root` in the database `data`. If its last complete load made this
-    version of the graph, only the nodes whose fingerprint changed are written again, with their
-    relationships (neo4j_delta), and the counts are checked after; else, or with `rewrite`,
-    the root's graph is deleted and written whole."""
+    """Make the database's graph of `root` the one in `data`. If the root's last complete load
+    made this version of the graph, only the nodes whose fingerprint changed are written again,
+    with their relationships (neo4j_delta), and the counts are checked after; else, or with
+    `rewrite`, or when the check fails, the root's graph is deleted and written whole."""
     neo4j = driver_module()
     start = time.perf_counter()
     load_id = uuid.uuid4().hex
@@ -151,10 +151,11 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
                 "l.started = datetime(), l.finished = null", root=root, load_id=load_id).consume())
             marked = True
             write = _Writes(session, root, batch, progress, phases)
-            if delta is not None:
-                write.delta(delta, groups, rel_columns)
-                if write.counts() != (n_nodes, n_rels):  # the graph was changed by other hands
-                    delta = None
+            # A graph changed by other hands meanwhile (a node gone, counts that do not add up)
+            # is written whole.
+            if delta is not None and not (write.delta(delta, groups, rel_columns)
+                                          and write.counts() == (n_nodes, n_rels)):
+                delta = None
             if delta is None:
                 write.whole(groups, rel_columns)
             session.execute_write(lambda tx: tx.run(
@@ -204,7 +205,8 @@ class _Writes:
         self._lap("delete", lap)
         self._write(groups, rel_columns, {})
 
-    def delta(self, delta: Delta, groups, rel_columns: list[Edges]) -> None:
+    def delta(self, delta: Delta, groups, rel_columns: list[Edges]) -> bool:
+        """Write the delta; False if a node it keeps is no longer there."""
         lap = time.perf_counter()
         prefix = uid(self.root, "")
         for chunk in _batches(list(map(prefix.__add__, delta.stale)), 10 * self.batch):  # bounded parameters
@@ -220,7 +222,10 @@ class _Writes:
         for chunk in _batches(list(map(prefix.__add__, ends)), 10 * self.batch):
             ids = self.session.run(ELEMENT_IDS, uids=chunk).single()["ids"]
             element.update((u[len(prefix):], e) for u, e in ids)
+        if len(element) < len(ends):
+            return False
         self._write([g for g in fresh if g[1]["key"]], rels, element)
+        return True
 
     def counts(self) -> tuple[int, int]:
         record = self.session.run(COUNTS, root=self.root).single()

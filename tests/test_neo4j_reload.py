@@ -117,7 +117,7 @@ def test_a_graph_changed_by_other_hands_is_written_whole(neo4j_conn, grown):  # 
     assert _graph(neo4j_conn, store.root) == graph
 
 
-@pytest.mark.parametrize("damage", ["unfinished", "no fingerprints"])
+@pytest.mark.parametrize("damage", ["unfinished", "no fingerprints", "a kept node deleted meanwhile"])
 def test_a_root_whose_stored_graph_cannot_be_trusted_is_written_whole(neo4j_conn, grown, damage,  # noqa: F811
                                                                       monkeypatch):
     from lineage.loaders import neo4j_load
@@ -131,6 +131,21 @@ def test_a_root_whose_stored_graph_cannot_be_trusted_is_written_whole(neo4j_conn
         with pytest.raises(LineageError, match="marked incomplete"):
             load(neo4j_conn, store)
         monkeypatch.undo()
+    elif damage == "a kept node deleted meanwhile":  # by other hands, after the comparison
+        real = neo4j_load.plan
+
+        def plan_then_delete(stored, groups):
+            delta = real(stored, groups)
+            driver = neo4j_conn.driver()
+            try:  # the cohort is kept, and an end of the relationships to the generations it gained
+                driver.execute_query("MATCH (n:Lineage {uid: $uid}) DETACH DELETE n",
+                                     {"uid": f"{store.root}|cohort:novelty-baseline-2025-09-30"},
+                                     database_=neo4j_conn.database)
+            finally:
+                driver.close()
+            return delta
+
+        monkeypatch.setattr(neo4j_load, "plan", plan_then_delete)
     else:  # loaded by a lineage that stored none
         driver = neo4j_conn.driver()
         try:
