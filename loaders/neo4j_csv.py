@@ -35,7 +35,8 @@ from lineage.core.files import read_input
 from lineage.core.perf import gc_paused
 from lineage.core.status import LineageError, UsageError
 from lineage.loaders.graph_model import Edges, GraphData
-from lineage.loaders.neo4j_shape import GRAPH_VERSION, NOT_STORED, REL_TYPES, node_columns, relationship_columns, uid
+from lineage.loaders.neo4j_shape import (FINGERPRINT, GRAPH_VERSION, NOT_STORED, REL_TYPES, fingerprint_sum, node_columns,
+                                         relationship_columns, uid)
 
 ARRAY_DELIMITER = "\x1f"
 MANIFEST = "import.json"
@@ -242,7 +243,9 @@ def write(folder: str, root: str, data: GraphData, load_id: str) -> ImportFiles:
     files.multiline = "\n" in root or "\r" in root
     writer = _Writer(files)
     ids: dict[str, int] = {}
+    sums = []
     for labels, properties in node_columns(data):
+        sums.append(fingerprint_sum(properties[FINGERPRINT]))
         start = len(ids)
         keys = properties["key"]
         ids.update(zip(keys, range(start, start + len(keys))))
@@ -283,8 +286,9 @@ def write(folder: str, root: str, data: GraphData, load_id: str) -> ImportFiles:
 
     # The LoadRun node, marked `imported` until finish_import has made the schema.
     path = os.path.join(folder, LOADRUN_FILE)
-    _write(path, [":ID", "root", "status", "load_id", "nodes:long", "relationships:long"],
-           [[len(ids)], [root], ["imported"], [load_id], [files.nodes], [files.relationships]])
+    _write(path, [":ID", "root", "status", "load_id", "nodes:long", "relationships:long", "fingerprint_sum:long"],
+           [[len(ids)], [root], ["imported"], [load_id], [files.nodes], [files.relationships],
+            [fingerprint_sum(sums)]])
     files.node_files.append(("LoadRun", path))
     files.save()
     return files

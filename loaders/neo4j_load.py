@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
-from itertools import compress
+from itertools import chain, compress
 from typing import Callable, Iterable
 
 from lineage.core.model import Store
@@ -23,8 +23,8 @@ from lineage.core.status import LineageError
 from lineage.loaders.graph_model import Edges, GraphData, build
 from lineage.loaders.neo4j_delta import Delta, plan, touching
 from lineage.loaders.neo4j_graph import Connection, _retry_streamed, _short, driver_module, neo4j_error
-from lineage.loaders.neo4j_shape import (GRAPH_VERSION, NODE_LABELS, REL_PROPS, REL_TYPES, node_columns, node_rows,
-                                         rel_rows, relationship_columns, uid)
+from lineage.loaders.neo4j_shape import (FINGERPRINT, GRAPH_VERSION, NODE_LABELS, REL_PROPS, REL_TYPES, fingerprint_sum,
+                                         node_columns, node_rows, rel_rows, relationship_columns, uid)
 
 BATCH = 20_000
 
@@ -95,8 +95,11 @@ def load(conn: Connection, store: Store, batch: int = BATCH,
     return load_graph(conn, store.root, data, batch, progress, rewrite)
 
 
-# The fingerprints the last load of a root stored, by node key, if that load completed and made
-# the graph this version makes (else a reload writes the whole root).
+# What the root's last load wrote, if it completed and made the graph this version makes (else a
+# reload writes the whole root): the sum of its fingerprints and its counts; then the fingerprint
+# of each node, by key.
+LAST_LOAD = ("MATCH (l:LoadRun {root: $root}) WHERE l.status = 'complete' AND l.graph_version = $version "
+             "RETURN l.fingerprint_sum AS total, l.nodes AS nodes, l.relationships AS relationships")
 STORED_FINGERPRINTS = (
     "MATCH (l:LoadRun {root: $root}) WHERE l.status = 'complete' AND l.graph_version = $version "
     "CALL (l) { MATCH (n:Lineage {root: $root}) RETURN collect([substring(n.uid, $cut), n.fingerprint]) AS nodes } "
@@ -126,6 +129,7 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
     with gc_paused():  # the columns of millions of nodes: no cyclic collection while they are made
         groups = list(node_columns(data))
         rel_columns = relationship_columns(data)
+        total = fingerprint_sum(chain.from_iterable(p[FINGERPRINT] for _, p in groups))
     n_nodes, n_rels = len(data.nodes), sum(map(len, rel_columns))
     phases = {"prepare": time.perf_counter() - start}
     driver = conn.driver()
@@ -137,7 +141,14 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
             delta = None
             if not rewrite:
                 lap = time.perf_counter()
-                stored = _stored_fingerprints(session, root)
+                last = session.run(LAST_LOAD, root=root, version=GRAPH_VERSION).single()
+                unchanged = last is not None and tuple(last) == (total, n_nodes, n_rels)
+                if unchanged and _counts(session, root) == (n_nodes, n_rels):
+                    # The store's graph is the one the last load wrote, and the database still
+                    # holds as many nodes and relationships: nothing to write.
+                    phases["compare"] = time.perf_counter() - lap
+                    return LoadStats(n_nodes, n_rels, time.perf_counter() - start, phases, kept=n_nodes)
+                stored = _stored_fingerprints(session, root) if last is not None else None
                 if stored is not None:
                     with gc_paused():
                         delta = plan(stored, groups)
@@ -154,14 +165,15 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
             # A graph changed by other hands meanwhile (a node gone, counts that do not add up)
             # is written whole.
             if delta is not None and not (write.delta(delta, groups, rel_columns)
-                                          and write.counts() == (n_nodes, n_rels)):
+                                          and _counts(session, root) == (n_nodes, n_rels)):
                 delta = None
             if delta is None:
                 write.whole(groups, rel_columns)
             session.execute_write(lambda tx: tx.run(
                 "MATCH (l:LoadRun {root: $root, load_id: $load_id}) SET l.status = 'complete', "
-                "l.finished = datetime(), l.nodes = $nodes, l.relationships = $rels, l.graph_version = $version",
-                root=root, load_id=load_id, nodes=n_nodes, rels=n_rels, version=GRAPH_VERSION).consume())
+                "l.finished = datetime(), l.nodes = $nodes, l.relationships = $rels, l.graph_version = $version, "
+                "l.fingerprint_sum = $total",
+                root=root, load_id=load_id, nodes=n_nodes, rels=n_rels, version=GRAPH_VERSION, total=total).consume())
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
         reason = neo4j_error(exc, conn) if isinstance(exc, neo4j.exceptions.Neo4jError) else \
             f"{type(exc).__name__}: {_short(exc)}"
@@ -172,6 +184,11 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
         driver.close()
     return LoadStats(n_nodes, n_rels, time.perf_counter() - start, phases,
                      kept=delta.kept if delta is not None else 0, written=write.written)
+
+
+def _counts(session, root: str) -> tuple[int, int]:
+    record = session.run(COUNTS, root=root).single()
+    return record["nodes"], record["relationships"]
 
 
 def _stored_fingerprints(session, root: str) -> dict[str, int | None] | None:
@@ -226,10 +243,6 @@ class _Writes:
             return False
         self._write([g for g in fresh if g[1]["key"]], rels, element)
         return True
-
-    def counts(self) -> tuple[int, int]:
-        record = self.session.run(COUNTS, root=self.root).single()
-        return record["nodes"], record["relationships"]
 
     def _write(self, groups, rel_columns: list[Edges], element: dict[str, str]) -> None:
         """Create the groups' nodes, by label, then the relationships between them (and the

@@ -26,7 +26,7 @@ from collections import Counter
 from hashlib import blake2b
 from itertools import repeat
 from operator import attrgetter, itemgetter
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
@@ -108,6 +108,13 @@ def _node_columns(data: GraphData) -> Iterator[tuple[tuple[str, ...], dict[str, 
 # them. Two loads of an unchanged node give the same number, and a reload rewrites only the
 # nodes whose number changed (lineage.loaders.neo4j_delta).
 FINGERPRINT = "fingerprint"
+
+
+def fingerprint_sum(fingerprints: Iterable[int]) -> int:
+    """Fingerprints added up, as a signed 64-bit number: what the LoadRun node keeps of all its
+    root's nodes, so a reload of an unchanged store can tell so without reading a fingerprint
+    per node."""
+    return (sum(fingerprints) + 2 ** 63) % 2 ** 64 - 2 ** 63
 
 
 def _owned(data: GraphData) -> tuple[dict[str, str], dict[str, list]]:
