@@ -66,6 +66,15 @@ def grown(tmp_path):
     return root, change
 
 
+def _cypher(conn, query: str, **params) -> None:
+    """A write by other hands, as in Neo4j Browser."""
+    driver = conn.driver()
+    try:
+        driver.execute_query(query, params, database_=conn.database)
+    finally:
+        driver.close()
+
+
 def _graph(conn, root) -> dict:
     dump = _dump(conn, str(root))
     return {k: dump[k] for k in ("nodes", "relationships", "loadrun", "run_keys")}
@@ -109,23 +118,14 @@ def test_a_graph_changed_by_other_hands_is_written_whole(neo4j_conn, grown):  # 
     store = scan(str(root))
     load(neo4j_conn, store)
     graph = _graph(neo4j_conn, store.root)
-    driver = neo4j_conn.driver()
-    try:
-        # A relationship deleted in the Browser: no fingerprint changes, the counts do.
-        driver.execute_query("MATCH (:Lineage {root: $root})-[r:DERIVED_FROM]->() WITH r LIMIT 1 DELETE r",
-                             {"root": store.root}, database_=neo4j_conn.database)
-    finally:
-        driver.close()
+    # A relationship deleted in the Browser: no fingerprint changes, the counts do.
+    delete_one = "MATCH (:Lineage {root: $root})-[r:DERIVED_FROM]->() WITH r LIMIT 1 DELETE r"
+    _cypher(neo4j_conn, delete_one, root=store.root)
     stats = load(neo4j_conn, scan(str(root)))
     assert stats.kept == 0 and stats.written == (stats.nodes, stats.relationships)
     assert _graph(neo4j_conn, store.root) == graph
     # A delta written before the counts failed is not counted on top of the whole write.
-    driver = neo4j_conn.driver()
-    try:
-        driver.execute_query("MATCH (:Lineage {root: $root})-[r:DERIVED_FROM]->() WITH r LIMIT 1 DELETE r",
-                             {"root": store.root}, database_=neo4j_conn.database)
-    finally:
-        driver.close()
+    _cypher(neo4j_conn, delete_one, root=store.root)
     change()
     stats = load(neo4j_conn, scan(str(root)))
     assert stats.kept == 0 and stats.written == (stats.nodes, stats.relationships)
@@ -150,23 +150,14 @@ def test_a_root_whose_stored_graph_cannot_be_trusted_is_written_whole(neo4j_conn
 
         def plan_then_delete(stored, groups):
             delta = real(stored, groups)
-            driver = neo4j_conn.driver()
-            try:  # the cohort is kept, and an end of the relationships to the generations it gained
-                driver.execute_query("MATCH (n:Lineage {uid: $uid}) DETACH DELETE n",
-                                     {"uid": f"{store.root}|cohort:novelty-baseline-2025-09-30"},
-                                     database_=neo4j_conn.database)
-            finally:
-                driver.close()
+            # The cohort is kept, and an end of the relationships to the generations it gained.
+            _cypher(neo4j_conn, "MATCH (n:Lineage {uid: $uid}) DETACH DELETE n",
+                    uid=f"{store.root}|cohort:novelty-baseline-2025-09-30")
             return delta
 
         monkeypatch.setattr(neo4j_load, "plan", plan_then_delete)
     else:  # loaded by a lineage that stored none
-        driver = neo4j_conn.driver()
-        try:
-            driver.execute_query(f"MATCH (n:Lineage {{root: $root}}) REMOVE n.{FINGERPRINT}", {"root": store.root},
-                                 database_=neo4j_conn.database)
-        finally:
-            driver.close()
+        _cypher(neo4j_conn, f"MATCH (n:Lineage {{root: $root}}) REMOVE n.{FINGERPRINT}", root=store.root)
     stats = load(neo4j_conn, store)
     assert stats.kept == 0 and stats.written == (stats.nodes, stats.relationships)
     graph = _graph(neo4j_conn, store.root)
