@@ -127,9 +127,10 @@ def bench_one(root: str, work: Path, env: dict) -> dict:
         shutil.rmtree(bare_home, ignore_errors=True)
         shutil.rmtree(csv_dir, ignore_errors=True)
 
-        # Reloads over Bolt into the non-empty database: of the unchanged store (only the
-        # fingerprints compared), after the store grew by a cohort (simulated by loading the store
-        # without its last cohort's generations first), and the whole graph written again.
+        # Reloads over Bolt into the non-empty database: of the unchanged store (recognised from
+        # the sum of the fingerprints and the counts), after the store grew by a cohort (simulated
+        # by loading the store without its last cohort's generations first), and the whole graph
+        # written again.
         t_same, same = p.run("reload, store unchanged (UNWIND)", load_graph, conn, store.root, data, rows=rows,
                              other=server_rss)
         cohort = store.cohorts[-1]

@@ -76,7 +76,7 @@ class LoadStats:
     seconds: float
     phases: dict[str, float] = field(default_factory=dict)  # seconds: prepare, compare, delete, nodes, relationships
     kept: int = 0  # nodes the reload found unchanged and left as they were
-    written: tuple[int, int] = (0, 0)  # the nodes and relationships it wrote (a whole write after a delta: its own)
+    written: tuple[int, int] = (0, 0)  # the nodes and relationships of the graph it wrote
 
     @property
     def rows_per_second(self) -> float:
@@ -214,7 +214,6 @@ class _Writes:
 
     def whole(self, groups, rel_columns: list[Edges]) -> None:
         lap = time.perf_counter()
-        self.written = (0, 0)  # what a delta wrote before is deleted now
         # Relationships first, then nodes, each committed every `batch` rows in one pass: a
         # DETACH DELETE of a batch of nodes took a cohort or artifact node with a million
         # relationships into one transaction, past the server's transaction memory limit.
@@ -270,7 +269,7 @@ class _Writes:
                 if self.progress:
                     self.progress(len(chunk))
         self._lap("relationships", lap)
-        self.written = (self.written[0] + nodes, self.written[1] + rels)
+        self.written = (nodes, rels)  # after a delta, a whole write's own: it deleted the delta's
 
     def _lap(self, name: str, since: float) -> float:
         now = time.perf_counter()
