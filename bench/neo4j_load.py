@@ -30,7 +30,6 @@ from pathlib import Path
 
 from lineage import synthetic
 from lineage.analyses.audit import audit
-from lineage.core.perf import gc_paused
 from lineage.loaders.graph_model import build
 from lineage.loaders.neo4j_csv import write
 from lineage.loaders.neo4j_graph import Connection, Neo4jBackend
@@ -94,8 +93,7 @@ def bench_one(root: str, work: Path, env: dict) -> dict:
         p = Phases()
         print(f"{root}:", file=sys.stderr)
         t_scan, store = p.run("scan", scan, root, metadata=False)  # as `lineage load` scans
-        with gc_paused():
-            t_build, data = p.run("graph model", build, store)
+        t_build, data = p.run("graph model", build, store)  # it pauses the collector itself
         rows = len(data.nodes) + data.relationship_count  # the graph model's (Neo4j folds REFERENCES)
         csv_dir = work / "csv"
         t_csv, files = p.run("import files (CSV)", write, str(csv_dir), store.root, data, uuid.uuid4().hex, rows=rows)
@@ -137,10 +135,8 @@ def bench_one(root: str, work: Path, env: dict) -> dict:
         members = set(zip(cohort.stages, cohort.gen_ids))
         smaller = dataclasses.replace(store, cohorts=store.cohorts[:-1], generations=[
             g for g in store.generations if (g.stage, g.gen_id) not in members])
-        with gc_paused():
-            smaller_data = build(smaller)
-        load_graph(conn, store.root, smaller_data)
-        del smaller, smaller_data
+        load_graph(conn, store.root, build(smaller))
+        del smaller
         t_grown, grown = p.run(f"reload, a cohort of {len(members):,} added (UNWIND)", load_graph, conn, store.root,
                                data, rows=rows, other=server_rss)
         t_reload, stats = p.run("reload, every node written again (UNWIND)", load_graph, conn, store.root, data,
@@ -160,8 +156,7 @@ def bench_one(root: str, work: Path, env: dict) -> dict:
         finally:
             neo.close()
         gc.collect()
-        with gc_paused():
-            t_nx_graph, graph = p.run("networkx graph (from the graph model)", LineageGraph, store, data)
+        t_nx_graph, graph = p.run("networkx graph (from the graph model)", LineageGraph, store, data)
         t_nx_audit, _ = p.run("audit on networkx", audit, NetworkxBackend(graph), store.root)
         return {"root": root, "generations": len(store.generations), "nodes": files.nodes,
                 "relationships": files.relationships, "rows": rows, "first": first, "bare": t_bare,

@@ -15,10 +15,10 @@ from itertools import repeat
 from typing import Any
 
 from lineage.core.ids import DETERMINISTIC, PARENT_STAGE, STAGES
-from lineage.core.perf import gc_paused
 from lineage.core.metadata import REQUIRED_FILES
 from lineage.core.model import (Generation, Store, artifact_key, cohort_key, gen_key, missing_key,
                                 problem_key)
+from lineage.core.perf import gc_paused
 
 
 # The record's fields a node shows in Neo4j, flat values it can store (text, numbers, booleans,

@@ -91,6 +91,14 @@ def neo4j_error(exc: Exception, conn: "Connection") -> str:
     return f"{code}: {_short(exc)}"
 
 
+def failure(exc: Exception, conn: "Connection") -> str:
+    """Why a call to the server failed, in one line: a server error as neo4j_error says it, a
+    driver or socket error by its type."""
+    if isinstance(exc, driver_module().exceptions.Neo4jError):
+        return neo4j_error(exc, conn)
+    return f"{type(exc).__name__}: {_short(exc)}"
+
+
 def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
@@ -174,10 +182,8 @@ class Neo4jBackend:
                     if rows is not None:
                         return rows
                 return session.execute_read(_rows, query, params)
-        except neo4j.exceptions.Neo4jError as exc:
-            raise LineageError(f"Neo4j query failed: {neo4j_error(exc, self.conn)}") from None
-        except (neo4j.exceptions.DriverError, OSError) as exc:
-            raise LineageError(f"Neo4j query failed: {type(exc).__name__}: {_short(exc)}") from None
+        except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
+            raise LineageError(f"Neo4j query failed: {failure(exc, self.conn)}") from None
 
     def _collected(self, session, query: str, params: dict[str, Any]) -> list[dict[str, Any]] | None:
         """The query's rows gathered by the server into one record, or None to read them one by
@@ -195,7 +201,7 @@ class Neo4jBackend:
             # may succeed where collecting cannot.
             record = session.run(f"CALL () {{\n{query}\n}} RETURN collect([{columns}]) AS rows", params).single()
         except neo4j.exceptions.Neo4jError as exc:
-            if _retry_streamed(exc):
+            if cannot_collect(exc):
                 return None
             raise
         except (neo4j.exceptions.SessionExpired, neo4j.exceptions.ServiceUnavailable):
@@ -219,7 +225,7 @@ class Neo4jBackend:
         return tally
 
 
-def _retry_streamed(exc: Exception) -> bool:
+def cannot_collect(exc: Exception) -> bool:
     """A transient error, or a memory limit (the pool's is transient, a transaction's cap
     db.memory.transaction.max a client error: Neo.ClientError.General.TransactionOutOfMemoryError)."""
     neo4j = driver_module()

@@ -22,7 +22,7 @@ from lineage.core.perf import gc_paused
 from lineage.core.status import LineageError
 from lineage.loaders.graph_model import Edges, GraphData, build
 from lineage.loaders.neo4j_delta import Delta, plan, touching
-from lineage.loaders.neo4j_graph import Connection, _retry_streamed, _short, driver_module, neo4j_error
+from lineage.loaders.neo4j_graph import Connection, cannot_collect, driver_module, failure
 from lineage.loaders.neo4j_shape import (FINGERPRINT, GRAPH_VERSION, NODE_LABELS, REL_PROPS, REL_TYPES, fingerprint_sum,
                                          node_columns, node_rows, rel_rows, relationship_columns, uid)
 
@@ -96,14 +96,11 @@ def load(conn: Connection, store: Store, batch: int = BATCH,
 
 
 # What the root's last load wrote, if it completed and made the graph this version makes (else a
-# reload writes the whole root): the sum of its fingerprints and its counts; then the fingerprint
-# of each node, by key.
+# reload writes the whole root): the sum of its fingerprints and its counts; then, when those
+# differ from the store's, the fingerprint of each node, by key.
 LAST_LOAD = ("MATCH (l:LoadRun {root: $root}) WHERE l.status = 'complete' AND l.graph_version = $version "
              "RETURN l.fingerprint_sum AS total, l.nodes AS nodes, l.relationships AS relationships")
-STORED_FINGERPRINTS = (
-    "MATCH (l:LoadRun {root: $root}) WHERE l.status = 'complete' AND l.graph_version = $version "
-    "CALL (l) { MATCH (n:Lineage {root: $root}) RETURN collect([substring(n.uid, $cut), n.fingerprint]) AS nodes } "
-    "RETURN nodes")
+STORED_FINGERPRINTS = "MATCH (n:Lineage {root: $root}) RETURN collect([substring(n.uid, $cut), n.fingerprint]) AS nodes"
 # A changed or vanished node goes with its relationships: those leaving it, then those coming in
 # (from a kept node: the others went with their own start), each once.
 DELETE_LISTED = [
@@ -175,8 +172,7 @@ def load_graph(conn: Connection, root: str, data: GraphData, batch: int = BATCH,
                 "l.fingerprint_sum = $total",
                 root=root, load_id=load_id, nodes=n_nodes, rels=n_rels, version=GRAPH_VERSION, total=total).consume())
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
-        reason = neo4j_error(exc, conn) if isinstance(exc, neo4j.exceptions.Neo4jError) else \
-            f"{type(exc).__name__}: {_short(exc)}"
+        reason = failure(exc, conn)
         after = f"; the graph of {root} is marked incomplete until a load succeeds" if marked else \
             "; nothing was written"
         raise LineageError(f"Neo4j load failed: {reason}{after}") from None
@@ -192,17 +188,16 @@ def _counts(session, root: str) -> tuple[int, int]:
 
 
 def _stored_fingerprints(session, root: str) -> dict[str, int | None] | None:
-    """Node key -> stored fingerprint of the root's last complete load of this graph version;
-    None when there is none, or when the server cannot gather them (a memory limit): then the
-    root is written whole, as a first load is."""
+    """Node key -> stored fingerprint; None when the server cannot gather them (a memory
+    limit): then the root is written whole, as a first load is."""
     neo4j = driver_module()
     try:
-        record = session.run(STORED_FINGERPRINTS, root=root, version=GRAPH_VERSION, cut=len(uid(root, ""))).single()
+        record = session.run(STORED_FINGERPRINTS, root=root, cut=len(uid(root, ""))).single()
     except neo4j.exceptions.Neo4jError as exc:
-        if _retry_streamed(exc):
+        if cannot_collect(exc):
             return None
         raise
-    return None if record is None else dict(record["nodes"])
+    return dict(record["nodes"])
 
 
 class _Writes:
@@ -315,8 +310,7 @@ def finish_import(conn: Connection, files, batch: int = BATCH, index_timeout: in
                 "l.started = datetime($started), l.finished = datetime(), l.graph_version = $version",
                 root=root, load_id=files.load_id, started=files.started, version=GRAPH_VERSION).consume())
     except (neo4j.exceptions.Neo4jError, neo4j.exceptions.DriverError, OSError) as exc:
-        reason = neo4j_error(exc, conn) if isinstance(exc, neo4j.exceptions.Neo4jError) else \
-            f"{type(exc).__name__}: {_short(exc)}"
+        reason = failure(exc, conn)
         raise LineageError(f"finishing the import failed: {reason}; the graph of {root} stays marked "
                            "incomplete") from None
     finally:
