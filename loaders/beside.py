@@ -93,8 +93,19 @@ def _child_path() -> list[str]:
     return [p for p in map(os.path.abspath, filter(None, sys.path)) if p != cwd]
 
 
+_in_helper = False
+
+
+def in_helper() -> bool:
+    """Whether this is a helper process, which may change process-wide state (its working
+    folder) that a caller's process belongs to its owner."""
+    return _in_helper
+
+
 def _serve() -> None:
     """The helper's side: one call read from stdin, its pickled result written to stdout."""
+    global _in_helper
+    _in_helper = True
     module, function, args = pickle.load(sys.stdin.buffer)
     result = getattr(importlib.import_module(module), function)(*args)
     sys.stdout.buffer.write(_dumps(result))

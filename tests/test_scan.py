@@ -1,5 +1,7 @@
 """The scan gives the same Store whether big-store parallelism is used or not."""
 
+import os
+
 from lineage.loaders import store as store_module
 from lineage import synthetic
 from lineage.loaders import csv_chunks
@@ -20,7 +22,9 @@ def _facts(store):
 def test_parallel_scan_equals_serial_scan(tmp_path, monkeypatch):
     root = tmp_path / "data"
     synthetic.generate(str(root), 400, seed=9, problems="all", legacy_fraction=0.2)
+    cwd = os.getcwd()
     serial = store_module.scan(str(root))
+    assert os.getcwd() == cwd  # only the helper process lists from inside each stage folder
     monkeypatch.setattr(store_module, "PARALLEL_FROM", 0)  # force the helper process
     parallel = store_module.scan(str(root))
     assert _facts(parallel) == _facts(serial)
@@ -43,3 +47,27 @@ def test_csv_references_keep_their_lines_across_chunks_and_multiline_cells(tmp_p
         (root / "6_summary" / "scores.csv").write_text("gen_id,note\n" + body, encoding="utf-8")
         store = store_module.scan(str(root))
         assert [(r.gen_id, r.line) for r in store.references] == expected
+
+
+def test_a_stage_folder_swapped_for_a_link_after_its_listing_sends_no_read_outside(tmp_path, monkeypatch):
+    """Metadata is opened relative to the stage folder's descriptor, taken once: replacing the
+    folder by a link to a look-alike outside the root meanwhile changes nothing the scan reads."""
+    root = tmp_path / "data"
+    synthetic.generate(str(root), 3, seed=2)
+    drafts = root / "gens" / "draft"
+    name = sorted(p.name for p in drafts.iterdir())[0]
+    decoy = tmp_path / "outside" / "draft"
+    (decoy / name).mkdir(parents=True)
+    (decoy / name / "metadata.json").write_text('{"stage": "draft", "gen_id": "stolen"}')
+    opened = store_module._open_folder
+
+    def open_then_swap(path):
+        fd = opened(path)
+        if path.endswith("/draft"):
+            drafts.rename(tmp_path / "moved-away")
+            drafts.symlink_to(decoy)
+        return fd
+
+    monkeypatch.setattr(store_module, "_open_folder", open_then_swap)
+    gen = next(g for g in store_module.scan(str(root)).generations if g.gen_id == name)
+    assert gen.meta_status == "ok" and gen.meta["gen_id"] == name
