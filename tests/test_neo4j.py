@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from lineage.analyses.audit import audit
 from lineage.cli import app
 from lineage import synthetic
-from lineage.loaders.neo4j_graph import Connection, Neo4jBackend
+from lineage.loaders.neo4j_graph import Connection, Neo4jBackend, return_columns
 from lineage.loaders.neo4j_load import load
 from lineage.loaders.networkx_graph import NetworkxBackend
 from lineage.loaders.store import scan
@@ -89,6 +89,27 @@ def test_check_parity(loaded, check):
     _, nx_backend, neo, _ = loaded
     nx_rows = nx_backend.rows(check)
     assert canon(neo.rows(check)) == canon(nx_rows)
+
+
+def test_the_columns_read_from_each_checks_return_are_the_servers(loaded):
+    """The collected read names its columns from the query's RETURN instead of asking the
+    server: for every check the names must be the ones the server's plan gives."""
+    _, _, neo, _ = loaded
+    with neo._driver.session(database=neo.conn.database) as session:
+        for check in CHECKS:
+            planned = tuple(session.run("EXPLAIN " + check.cypher, {"root": "", **dict(check.params)}).keys())
+            assert return_columns(check.cypher) == planned, check.id
+
+
+def test_return_columns_reads_the_last_top_level_return_or_gives_up():
+    query = ("CALL () {\n  MATCH (g) RETURN g.x AS inner\n}\n"
+             "RETURN inner, count(DISTINCT g) AS n, 'a,b' AS text, [1, 2] AS pair, {k: 1} AS m\n"
+             "order by inner")
+    assert return_columns(query) == ("inner", "n", "text", "pair", "m")
+    assert return_columns("MATCH (g)\nRETURN DISTINCT g.stage AS stage LIMIT 3") == ("stage",)
+    assert return_columns("MATCH (g)\nRETURN g.stage") is None  # a column named by its expression
+    assert return_columns("MATCH (g)\nRETURN g.x AS `odd name`") is None
+    assert return_columns("MATCH (g) WITH g RETURN g") is None  # no RETURN at the start of a line
 
 
 def test_the_audit_is_the_same_one_query_at_a_time_or_several(loaded, monkeypatch):
