@@ -120,6 +120,38 @@ def test_no_color_flag_and_environment():
 
 # --- errors that say what to do ---------------------------------------------------------------
 
+def test_the_progress_bar_is_drawn_on_a_terminal_only(tmp_path):
+    """On a terminal stderr the scan draws its bar (rich is imported for it), and it is gone
+    when the verdict line comes; in a pipe there is only the verdict line."""
+    import pty
+
+    from lineage import synthetic
+
+    root = tmp_path / "data"
+    synthetic.generate(str(root), 2500, seed=4)  # the bar redraws every 2,000 folders
+    args = ["audit", str(root), "--format", "json", "--output", str(tmp_path / "out.json"), "--fail-on", "never"]
+    piped = run_cli(*args)
+    assert piped.returncode == 0 and piped.stderr.count("\n") == 1 and "\x1b" not in piped.stderr
+    controller, terminal = pty.openpty()
+    exe = shutil.which("lineage", path=os.path.dirname(sys.executable)) or "lineage"
+    proc = subprocess.Popen([exe, *args], stdout=subprocess.DEVNULL, stderr=terminal, stdin=subprocess.DEVNULL)
+    os.close(terminal)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:  # the terminal's other end closed: the command is done
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    assert proc.wait(timeout=60) == 0
+    text = seen.decode("utf-8", "replace")
+    assert "scanning generations" in text and "2,000 folders" in text
+    assert "lineage: OK: 2,500 generations" in text
+
+
 def test_a_missing_driver_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "neo4j", None)  # `import neo4j` now raises ImportError
     result = runner.invoke(app, ["load", str(EXAMPLES), "--no-progress"])

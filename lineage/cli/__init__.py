@@ -15,7 +15,7 @@ import typer
 
 # Imported in the order `lineage --help` lists their commands; importing registers them.
 from lineage.cli import store, checks, graph, cohorts, rename, migrate, demo  # noqa: F401, I001
-from lineage.cli.app import app, err
+from lineage.cli.app import app
 from lineage.core import perf
 from lineage.core.status import Terminated
 
@@ -39,9 +39,8 @@ def main_options(
     """Lineage analyzer for the DayDreaming generation store."""
     if no_color:
         # Through the environment, as NO_COLOR itself: every console made from here on (tables,
-        # trees) reads it; the stderr console already exists and is told directly.
+        # trees, the progress bar) reads it.
         os.environ["NO_COLOR"] = "1"
-        err.no_color = True
 
 
 def on_sigterm(signum, frame) -> None:

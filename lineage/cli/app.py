@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Callable, Iterator, Optional
 
 import typer
-from rich.console import Console
 
 from lineage.cli.help import LineageTyper
 from lineage.core import ids
@@ -31,9 +30,6 @@ if TYPE_CHECKING:
 
 # The audit (and with it networkx) is imported by the commands that run it, not here: commands
 # such as `neo4j`, `ids`, `migrate` and `--version` start without it.
-
-# One message, one line; no :emoji: codes replaced in names from the data.
-err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 app = LineageTyper(
     help="Lineage analyzer for the DayDreaming generation store (data/gens/<stage>/<gen_id>/).\n\n"
@@ -126,7 +122,10 @@ def command(fn: Callable) -> Callable:
 def say(message: str) -> None:
     """A line for the person at the terminal: on stderr, never read as rich markup, and with
     control characters from the data (names, IDs, values in error messages) escaped."""
-    err.print(f"lineage: {terminal_text(message)}", markup=False)
+    if sys.stderr is not None:  # (None when the process was started with it closed)
+        # Plain text, one line: no markup, no :emoji: codes replaced in names from the data.
+        sys.stderr.write(f"lineage: {terminal_text(message)}\n")
+        sys.stderr.flush()
 
 
 def warn(message: str) -> None:
@@ -142,16 +141,17 @@ def fail(message: str, status: ExitStatus):
 def progress(enabled: bool, label: str = "scanning generations",
               unit: str = "folders") -> Iterator[Callable[[int], None] | None]:
     """A counter on stderr during long work; silent when stderr is not a terminal."""
-    if not enabled or not err.is_terminal:
+    if not enabled or sys.stderr is None or not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     # No refresh thread: it fights the scan for the interpreter lock (it made a 100,000-folder
     # scan ten times slower). The bar redraws when the scan reports, every 2,000 folders.
     with Progress(SpinnerColumn(), TextColumn(label), BarColumn(),
                   TextColumn("{task.completed:,} " + unit), TimeElapsedColumn(),
-                  console=err, transient=True, auto_refresh=False) as bar:
+                  console=Console(stderr=True), transient=True, auto_refresh=False) as bar:
         task = bar.add_task("scan", total=None)
 
         def advance(n: int) -> None:
