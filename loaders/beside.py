@@ -24,14 +24,20 @@ import pickle
 import subprocess
 import sys
 import threading
+import weakref
 from typing import Any
 
 
 class Beside:
-    """`module.function(*args)`, computed in a helper process when `parallel`, else on demand."""
+    """`module.function(*args)`, computed in a helper process when `parallel`, else on demand.
 
-    def __init__(self, module: str, function: str, *args: Any, parallel: bool = True):
-        self._call = (module, function, args)
+    `then` names a second function of the module, which the helper runs right after sending
+    the first answer, as `then(*args, first_answer)`: work the caller will want a little later,
+    done while it goes on with the first. Only a helper process computes it; then_result() is
+    None when there was none, or it failed, and the caller does that work itself."""
+
+    def __init__(self, module: str, function: str, *args: Any, parallel: bool = True, then: str | None = None):
+        self._call = (module, function, args, then)
         self._proc: subprocess.Popen | None = None
         if not parallel:
             return
@@ -41,6 +47,9 @@ class Beside:
                                           stderr=subprocess.DEVNULL)
         except OSError:
             return
+        # A second answer nobody asks for would keep the helper waiting to write it: it is
+        # stopped when this object goes.
+        weakref.finalize(self, _stop, self._proc)
         payload = _dumps(self._call)
         # A thread feeds the child so the caller need not wait for it to start up (the write
         # is one syscall that releases the GIL). The answer is read in result(): the child
@@ -58,24 +67,49 @@ class Beside:
 
     def cancel(self) -> None:
         """Stop the helper: the caller failed and will not ask for the result."""
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
+        if self._proc is not None:
+            _stop(self._proc)
 
     def result(self) -> Any:
         if self._proc is not None:
-            try:
-                answer = self._proc.stdout.read()
-            except OSError:
-                answer = b""
+            answer = self._answer()
             self._sender.join()
-            if self._proc.wait() == 0 and answer:
-                try:
-                    return pickle.loads(answer)
-                except Exception:  # a truncated answer: compute it here instead
-                    pass
-        module, function, args = self._call
+            if answer is not None:
+                if self._call[3] is None:
+                    self._proc.wait()  # it has nothing more to say
+                return answer
+            self.cancel()
+            self._proc = None  # (nor a second answer)
+        module, function, args, _ = self._call
         return getattr(importlib.import_module(module), function)(*args)
+
+    def then_result(self) -> Any:
+        """The `then` function's answer, or None (no helper, no `then`, or it failed)."""
+        if self._proc is None or self._call[3] is None:
+            return None
+        answer = self._answer()
+        self.cancel()  # (it has exited after its last answer, or failed)
+        return answer
+
+    def _answer(self) -> Any:
+        """The helper's next answer (a length, then the pickle), or None when it failed or
+        died: then the caller computes it. Unpickling reads from the pipe's buffer as it fills."""
+        try:
+            head = self._proc.stdout.read(8)
+            if len(head) == 8:
+                size = int.from_bytes(head, "little")
+                body = self._proc.stdout.read(size)
+                if len(body) == size:
+                    return pickle.loads(body)
+        except Exception:  # a truncated or broken answer, a pipe gone
+            pass
+        return None
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
 
 
 # The child's first lines: its sys.path from its arguments, then the one call. Only builtin
@@ -106,9 +140,17 @@ def _serve() -> None:
     """The helper's side: one call read from stdin, its pickled result written to stdout."""
     global _in_helper
     _in_helper = True
-    module, function, args = pickle.load(sys.stdin.buffer)
-    result = getattr(importlib.import_module(module), function)(*args)
-    sys.stdout.buffer.write(_dumps(result))
+    module, function, args, then = pickle.load(sys.stdin.buffer)
+    code = importlib.import_module(module)
+    result = getattr(code, function)(*args)
+    _send(_dumps(result))
+    if then is not None:
+        _send(_dumps(getattr(code, then)(*args, result)))
+
+
+def _send(answer: bytes) -> None:
+    sys.stdout.buffer.write(len(answer).to_bytes(8, "little"))
+    sys.stdout.buffer.write(answer)
     sys.stdout.buffer.flush()
 
 

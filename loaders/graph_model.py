@@ -131,6 +131,18 @@ class _Resolver:
         return keys
 
 
+    def at(self, positions, keys_at: list[str | None], gen_ids: list[str], stages: list[str]) -> list[str]:
+        """column() for IDs already found by the same rule (the scan's helper did): the key
+        at each position (keys_at ends with None, so -1 finds it), and column() for the rest."""
+        keys = list(map(keys_at.__getitem__, positions))
+        if None in keys:
+            rest = [n for n, key in enumerate(keys) if key is None]
+            where = stages if len(stages) == 1 else [stages[n] for n in rest]
+            for n, key in zip(rest, self.column([gen_ids[n] for n in rest], where)):
+                keys[n] = key
+        return keys
+
+
 def _broken_links(data: GraphData) -> dict[str, tuple[str, str | None]]:
     """The verdict on every broken link from a generation to its parent, judged here once
     for both backends (the chain checks, orphans and every migration read it): no parent ID
@@ -195,9 +207,13 @@ def build(store: Store) -> GraphData:
     for path in store.artifacts:
         key = artifact_key(path)
         nodes.append({"key": key, "labels": ("Artifact",), "path": path})
+    if store.ahead is not None:  # the scan's helper has resolved most references meanwhile
+        store.ahead()
+    keys_at = [g.key for g in gens] + [None] if any(r.positions is not None for r in store.reference_columns) else []
     for refs in store.reference_columns:
         edges.append(Edges("REFERENCES", [artifact_key(refs.path)] * len(refs.gen_ids),
-                           resolve.column(refs.gen_ids, refs.stages),
+                           resolve.column(refs.gen_ids, refs.stages) if refs.positions is None else
+                           resolve.at(refs.positions, keys_at, refs.gen_ids, refs.stages),
                            {"line": refs.lines, "column": refs.column, "kind": refs.kind, "stage": refs.stages}))
 
     for gen_id in sorted(resolve.missing):

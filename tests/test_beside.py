@@ -30,6 +30,30 @@ def test_arguments_and_results_travel_both_ways():
     assert Beside("os.path", "join", "a", "b", "c").result() == os.path.join("a", "b", "c")
 
 
+def test_a_second_answer_comes_from_the_helper_only():
+    helper = Beside("os.path", "join", "a", "b", then="join")
+    assert helper.result() == os.path.join("a", "b")
+    assert helper.then_result() == os.path.join("a", "b", os.path.join("a", "b"))
+    assert helper._proc.returncode is not None  # it ended after its last answer
+    here = Beside("os.path", "join", "a", "b", parallel=False, then="join")
+    assert here.result() == os.path.join("a", "b") and here.then_result() is None
+
+
+def test_a_second_answer_that_fails_is_none():
+    helper = Beside("os.path", "join", "a", "b", then="no_such_function")
+    assert helper.result() == os.path.join("a", "b")
+    assert helper.then_result() is None
+
+
+def test_a_second_answer_nobody_asks_for_does_not_keep_the_helper():
+    big = "x" * (1 << 20)
+    helper = Beside("os.path", "join", big, then="join")  # its second answer: more than a pipe holds
+    assert helper.result() == big
+    proc = helper._proc
+    del helper
+    assert proc.wait(timeout=10) is not None
+
+
 def test_cancel_stops_the_helper():
     helper = Beside("time", "sleep", 30)
     helper.cancel()
@@ -74,15 +98,21 @@ def test_a_big_scan_runs_nothing_from_the_working_folder(make_store, tmp_path, m
     monkeypatch.chdir(work)
     monkeypatch.setattr(store, "PARALLEL_FROM", 1)
     answered = []
-    original = beside.Beside.result
+    original, then = beside.Beside.result, beside.Beside.then_result
 
     def result(self):
         value = original(self)
-        answered.append(self._proc is not None and self._proc.returncode == 0)
+        answered.append(self._proc is not None)  # (None: it failed, and the caller computed it)
+        return value
+
+    def then_result(self):
+        value = then(self)
+        answered.append(value is not None and self._proc.returncode is not None)
         return value
 
     monkeypatch.setattr(beside.Beside, "result", result)
+    monkeypatch.setattr(beside.Beside, "then_result", then_result)
     outcome = CliRunner().invoke(app, ["audit", str(root), "--format", "json", "--no-progress", "--fail-on", "never"])
     assert outcome.exit_code == 0, outcome.output
-    assert answered == [True]
+    assert answered == [True, True]  # both answers came from the helper, which has ended
     assert not marker.exists()

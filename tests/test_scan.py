@@ -71,3 +71,25 @@ def test_a_stage_folder_swapped_for_a_link_after_its_listing_sends_no_read_outsi
     monkeypatch.setattr(store_module, "_open_folder", open_then_swap)
     gen = next(g for g in store_module.scan(str(root)).generations if g.gen_id == name)
     assert gen.meta_status == "ok" and gen.meta["gen_id"] == name
+
+
+def test_references_the_helper_resolves_give_the_graph_a_serial_scan_gives(tmp_path, monkeypatch):
+    """The helper resolves the references outside gens/ while the graph is begun; the graph
+    is the one resolving them itself gives, Missing nodes and references into other stages
+    (every planted problem) included."""
+    from lineage.loaders.graph_model import build
+
+    root = tmp_path / "data"
+    synthetic.generate(str(root), 400, seed=9, problems="all", legacy_fraction=0.2)
+    serial = build(store_module.scan(str(root)))
+    monkeypatch.setattr(store_module, "PARALLEL_FROM", 0)
+    store = store_module.scan(str(root))
+    parallel = build(store)
+    resolved = [r for r in store.reference_columns if r.positions is not None]
+    assert resolved and any(-1 in r.positions for r in resolved)  # some found no generation
+
+    def shape(data):
+        nodes = [n if isinstance(n, dict) else n.key for n in data.nodes]
+        return nodes, [(e.type, e.sources, e.targets, e.props) for e in data.edges]
+
+    assert shape(parallel) == shape(serial)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 SEVERITIES = ("info", "warn", "error")
 SEVERITY_RANK = {"none": 0, "info": 1, "warn": 2, "error": 3}
@@ -148,6 +148,9 @@ class References:
     gen_ids: list[str] = field(default_factory=list)
     lines: list[int | None] = field(default_factory=list)
     stages: list[str] = field(default_factory=list)
+    # Where the scan's helper process found each ID among the store's generations (-1: not
+    # there), when it resolved the column while the caller went on; the graph reads it.
+    positions: Sequence[int] | None = field(default=None, repr=False, compare=False)
 
     def __iter__(self):
         path, column, kind = self.path, self.column, self.kind
@@ -190,6 +193,9 @@ class Store:
     reference_columns: list[References] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     artifacts: list[str] = field(default_factory=list)  # files that were searched for IDs
+    # Set by a scan whose helper resolves references ahead: fills their `positions`, waiting
+    # for the helper if need be. The graph calls it once, as late as it can.
+    ahead: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def references(self) -> list[Reference]:
