@@ -207,13 +207,15 @@ def build(store: Store) -> GraphData:
     for path in store.artifacts:
         key = artifact_key(path)
         nodes.append({"key": key, "labels": ("Artifact",), "path": path})
-    if store.ahead is not None:  # the scan's helper has resolved most references meanwhile
-        store.ahead()
-    keys_at = [g.key for g in gens] + [None] if any(r.positions is not None for r in store.reference_columns) else []
+    # The scan's helper has resolved most references meanwhile, to positions in the generations
+    # it found: usable when this store holds exactly those (equal lists compare by identity).
+    scanned = store.ahead() if store.ahead is not None else None
+    keys_at = [g.key for g in gens] + [None] if scanned is not None and scanned == gens else None
     for refs in store.reference_columns:
+        positions = refs.positions if keys_at and len(refs.positions or ()) == len(refs.gen_ids) else None
         edges.append(Edges("REFERENCES", [artifact_key(refs.path)] * len(refs.gen_ids),
-                           resolve.column(refs.gen_ids, refs.stages) if refs.positions is None else
-                           resolve.at(refs.positions, keys_at, refs.gen_ids, refs.stages),
+                           resolve.column(refs.gen_ids, refs.stages) if positions is None else
+                           resolve.at(positions, keys_at, refs.gen_ids, refs.stages),
                            {"line": refs.lines, "column": refs.column, "kind": refs.kind, "stage": refs.stages}))
 
     for gen_id in sorted(resolve.missing):

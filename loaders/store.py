@@ -109,7 +109,7 @@ def _scan_all(store: Store, progress: Progress | None, metadata: bool) -> None:
     (listings, file_sets), outside = helper.result()
     store.selections += outside.selections
     store.reference_columns += outside.reference_columns
-    store.ahead = lambda: _take_positions(helper, outside.reference_columns)
+    store.ahead = _Ahead(helper, outside.reference_columns, gens)
     store.problems += outside.problems
     store.artifacts += outside.artifacts
     for i, n in enumerate(listings):
@@ -166,12 +166,26 @@ def helper_positions(root: str, folders: list[tuple[str, str]], share) -> list[a
         return out
 
 
-def _take_positions(helper: Beside, columns: list[References]) -> None:
-    """Set each column's positions from the helper's second answer (none when it gave none)."""
-    answer = helper.then_result()
-    if answer is not None and len(answer) == len(columns):
-        for refs, positions in zip(columns, answer):
-            refs.positions = positions
+class _Ahead:
+    """The helper's second answer, taken once: it sets `positions` on the columns it resolved
+    and returns the generations those positions index (the scan's, in its order), or None when
+    there is no answer. The graph uses the positions only for a store holding exactly those
+    generations (a caller may have left some out since)."""
+
+    def __init__(self, helper: Beside, columns: list[References], generations: list[Generation]):
+        self._helper: Beside | None = helper
+        self._columns = columns
+        self._generations: list[Generation] | None = generations[:]
+
+    def __call__(self) -> list[Generation] | None:
+        if self._helper is not None:
+            answer, self._helper = self._helper.then_result(), None
+            if answer is None or len(answer) != len(self._columns):
+                self._generations = None
+            else:
+                for refs, positions in zip(self._columns, answer):
+                    refs.positions = positions
+        return self._generations
 
 
 def list_folders(gens: str, folders: list[tuple[str, str]]) -> tuple[list[int], list[tuple[str, ...]]]:

@@ -193,9 +193,10 @@ class Store:
     reference_columns: list[References] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     artifacts: list[str] = field(default_factory=list)  # files that were searched for IDs
-    # Set by a scan whose helper resolves references ahead: fills their `positions`, waiting
-    # for the helper if need be. The graph calls it once, as late as it can.
-    ahead: Callable[[], None] | None = field(default=None, repr=False, compare=False)
+    # Set by a scan whose helper resolves references ahead: fills their `positions` (waiting
+    # for the helper if need be) and returns the generations they index, or None. The graph
+    # calls it as late as it can.
+    ahead: Callable[[], list[Generation] | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def references(self) -> list[Reference]:
