@@ -227,37 +227,59 @@ class Neo4jBackend:
 
 
 def return_columns(query: str) -> tuple[str, ...] | None:
-    """The column names of a query's last top-level RETURN (a line that starts with it), or
-    None when an item is neither `expression AS name` nor a bare name.
+    """The column names of a query's last top-level RETURN, or None when an item is neither
+    `expression AS name` nor a bare name (`*`, `n.prop`, a quoted alias): then the server is
+    asked.
 
     They name the columns of the collected read. Asking the server (EXPLAIN) plans the query
     once more than running it does: half the planning of a first audit, about a second at
     100,000 generations. A test compares these names with the server's for every check."""
-    at = max((m.start() for m in re.finditer(r"^RETURN\s", query, re.M)), default=-1)
-    if at < 0:
+    top = _top_level(query)
+    returns = [m.end() for m in re.finditer(r"(?<![.\w])RETURN\b", top, re.I)]
+    if not returns:
         return None
-    clause = re.split(r"\s(?:ORDER\s+BY|SKIP|LIMIT)\s", query[at + len("RETURN"):] + " ", maxsplit=1, flags=re.I)[0]
-    items, depth, start, quote = [], 0, 0, ""
-    for i, ch in enumerate(clause):  # split at the commas outside brackets and quotes
-        if quote:
-            quote = "" if ch == quote else quote
-        elif ch in "'\"`":
-            quote = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            items.append(clause[start:i])
-            start = i + 1
-    items.append(clause[start:])
+    clause = re.split(r"\b(?:ORDER\s+BY|SKIP|LIMIT)\b", top[returns[-1]:], maxsplit=1, flags=re.I)[0]
     names = []
-    for item in items:
-        m = re.fullmatch(r"(?:DISTINCT\s+)?(?:.+\sAS\s+)?([A-Za-z_][A-Za-z0-9_]*)", item.strip(), re.S | re.I)
+    for item in clause.split(","):
+        m = re.fullmatch(r"\s*(?:DISTINCT\s+)?(?:\S.*?\s+AS\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*", item, re.S | re.I)
         if m is None:
             return None
         names.append(m.group(1))
     return tuple(names)
+
+
+def _top_level(query: str) -> str:
+    """The query with its comments blanked and what is inside quotes or brackets masked (`#`),
+    the brackets kept: what is left is the text at its top level, at the same offsets."""
+    out, depth, quote, i, n = [], 0, "", 0, len(query)
+    while i < n:
+        ch = query[i]
+        if quote:
+            if ch == "\\":  # an escape: it and the character it escapes
+                out.append("##")
+                i += 2
+                continue
+            quote = "" if ch == quote else quote
+            out.append("#")
+        elif query.startswith("//", i) or query.startswith("/*", i):  # to the line's end, or to */
+            end = query.find("\n", i) if query[i + 1] == "/" else query.find("*/", i + 2)
+            end = n if end < 0 else end + (2 if query[i + 1] == "*" else 0)
+            out.append(" " * (end - i))
+            i = end
+            continue
+        elif ch in "'\"`":
+            quote = ch
+            out.append("#")
+        elif ch in "([{":
+            out.append(ch if depth == 0 else "#")
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            out.append(ch if depth == 0 else "#")
+        else:
+            out.append(ch if depth == 0 else "#")
+        i += 1
+    return "".join(out)
 
 
 def cannot_collect(exc: Exception) -> bool:

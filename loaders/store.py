@@ -72,10 +72,13 @@ def _scan_all(store: Store, progress: Progress | None, metadata: bool) -> None:
     gens_dir = os.path.join(store.root, "gens")
     folders: list[tuple[str, str]] = []  # (stage, folder name)
     stage_dirs: dict[str, str] = {}
+    linked: list[str] = []  # stage folders that are links (within the root: checked when listed)
     if is_folder_to_read(store, gens_dir):
         for entry in entries(store, gens_dir):  # a stage folder linked out of the root is not among them
             if entry.name in ids.STAGES and entry.is_dir():
                 stage_dirs[entry.name] = entry.path
+                if entry.is_symlink():
+                    linked.append(entry.name)
             elif entry.is_dir():
                 skip(store, entry.path, f"unknown stage folder {entry.name!r}")
         for stage in ids.STAGES:
@@ -83,13 +86,13 @@ def _scan_all(store: Store, progress: Progress | None, metadata: bool) -> None:
                 # Stray files (*.tmp, .DS_Store) next to generation folders are not generations.
                 folders += [(stage, e.name) for e in entries(store, stage_dirs[stage]) if e.is_dir()]
 
-    helper = Beside(__name__, "helper_share", store.root, folders, parallel=len(folders) >= PARALLEL_FROM,
+    helper = Beside(__name__, "helper_share", store.root, folders, linked, parallel=len(folders) >= PARALLEL_FROM,
                     then="helper_positions")
     gens = []
     stage_fds: dict[str, int] = {}
     try:
         for stage in {f[0] for f in folders}:
-            stage_fds[stage] = _open_folder(stage_dirs[stage])
+            stage_fds[stage] = _open_folder(stage_dirs[stage], stage in linked)
         for i, (stage, name) in enumerate(folders, 1):
             gen = _read_generation(store, stage_fds[stage], stage_dirs[stage], stage, name)
             derive(gen)
@@ -104,7 +107,8 @@ def _scan_all(store: Store, progress: Progress | None, metadata: bool) -> None:
         raise
     finally:
         for fd in stage_fds.values():
-            os.close(fd)
+            if fd >= 0:
+                os.close(fd)
 
     (listings, file_sets), outside = helper.result()
     store.selections += outside.selections
@@ -129,7 +133,8 @@ def _scan_all(store: Store, progress: Progress | None, metadata: bool) -> None:
         progress(len(gens) % 2000)
 
 
-def helper_share(root: str, folders: list[tuple[str, str]]) -> tuple[tuple[list[int], list[tuple[str, ...]]], Store]:
+def helper_share(root: str, folders: list[tuple[str, str]],
+                 linked: list[str]) -> tuple[tuple[list[int], list[tuple[str, ...]]], Store]:
     """The part of a scan that needs no metadata: the file names of each (stage, folder name),
     and the selection files, results/ and CSVs outside gens/ (cohorts stay with the caller,
     which keeps the two processes' shares about even)."""
@@ -138,10 +143,10 @@ def helper_share(root: str, folders: list[tuple[str, str]]) -> tuple[tuple[list[
         scan_selections(outside)
         scan_results(outside)
         scan_csvs(outside)
-        return list_folders(os.path.join(root, "gens"), folders), outside
+        return list_folders(os.path.join(root, "gens"), folders, linked), outside
 
 
-def helper_positions(root: str, folders: list[tuple[str, str]], share) -> list[array]:
+def helper_positions(root: str, folders: list[tuple[str, str]], linked: list[str], share) -> list[array]:
     """The helper's second answer, made while the caller builds the start of the graph: each
     column of references outside gens/ resolved by the graph model's own rule to positions in
     `folders` (the order of store.generations), -1 for an ID that is no generation's (the
@@ -170,7 +175,11 @@ class _Ahead:
     """The helper's second answer, taken once: it sets `positions` on the columns it resolved
     and returns the generations those positions index (the scan's, in its order), or None when
     there is no answer. The graph uses the positions only for a store holding exactly those
-    generations (a caller may have left some out since)."""
+    generations (a caller may have left some out since). A copy of the store (pickle, deepcopy)
+    has no helper to ask: its `ahead` is None, and its graph resolves every reference itself."""
+
+    def __reduce__(self):
+        return type(None), ()
 
     def __init__(self, helper: Beside, columns: list[References], generations: list[Generation]):
         self._helper: Beside | None = helper
@@ -188,29 +197,36 @@ class _Ahead:
         return self._generations
 
 
-def list_folders(gens: str, folders: list[tuple[str, str]]) -> tuple[list[int], list[tuple[str, ...]]]:
+def list_folders(gens: str, folders: list[tuple[str, str]],
+                 linked: list[str] = ()) -> tuple[list[int], list[tuple[str, ...]]]:
     """The sorted file names of each (stage, folder name) under `gens`, as an index into a list
     of distinct name sets (-1 where a folder cannot be listed). Nearly every generation holds
     the same few files, so a store of any size has a handful of sets: cheap to send and keep.
 
-    In the helper process the working folder is ours: each stage folder becomes it, so the
-    kernel walks one name per listing instead of the whole path (7% of the listing), and a
-    stage folder swapped for a link meanwhile is not followed. Run in the caller's process,
-    this leaves its working folder alone."""
+    In the helper process the working folder is ours: each stage folder, opened as the caller
+    opens it (_open_folder), becomes it, so the kernel walks one name per listing instead of the
+    whole path (7% of the listing), and a stage folder swapped for a link after it was listed is
+    not listed through. Run in the caller's process, this leaves its working folder alone."""
     sets: dict[tuple[str, ...], int] = {}
     distinct: list[tuple[str, ...]] = []
     out: list[int] = []
-    base, here = None, in_helper()
+    base, here, listable = None, in_helper(), True
     for stage, name in folders:
         if stage != base:
             base, prefix = stage, f"{gens}/{stage}/"
             if here:
+                fd = _open_folder(prefix[:-1], stage in linked)
                 try:
-                    os.chdir(prefix)
+                    os.fchdir(fd)
                     prefix = ""
-                except OSError:
-                    pass  # each of its folders fails to list below, and is reported
+                except OSError:  # each of its folders is reported as not listed
+                    listable = False
+                finally:
+                    if fd >= 0:
+                        os.close(fd)
         try:
+            if not listable:
+                raise OSError
             names = os.listdir(prefix + name)
         except OSError:
             out.append(-1)
@@ -225,17 +241,17 @@ def list_folders(gens: str, folders: list[tuple[str, str]]) -> tuple[list[int], 
     return out, distinct
 
 
-def _open_folder(path: str) -> int:
-    """A stage folder's descriptor, which its generations' metadata is opened relative to: a
-    folder swapped for a link after it was listed cannot send those opens elsewhere, and the
-    kernel walks one folder name per file instead of the whole path (a tenth faster). A stage
-    folder that is itself a link was checked to stay in the root when it was listed."""
+def _open_folder(path: str, linked: bool) -> int:
+    """A stage folder's descriptor, or -1 when it cannot be opened as it was listed (gone, or
+    swapped for a link since): its generations' metadata is opened relative to it, so a swap
+    after this cannot send those opens elsewhere, and the kernel walks one folder name per
+    file instead of the whole path (a tenth faster). A stage folder that was a link when it was
+    listed (within the root: checked then) is followed; -1 makes each of its generations
+    unreadable (EBADF), and the helper reports its folders as not listed."""
     try:
-        return os.open(path, _OPEN_DIR | _NOFOLLOW)
-    except OSError as exc:
-        if exc.errno != errno.ELOOP:
-            raise StoreError(f"cannot open {path}: {exc.strerror or exc}") from None
-        return os.open(path, _OPEN_DIR)
+        return os.open(path, _OPEN_DIR | (0 if linked else _NOFOLLOW))
+    except OSError:
+        return -1
 
 
 def _read_generation(store: Store, stage_fd: int, stage_dir: str, stage: str, name: str) -> Generation:
@@ -259,7 +275,8 @@ def _read_generation(store: Store, stage_fd: int, stage_dir: str, stage: str, na
             fd = os.open(path, _OPEN_READ)  # a link within the root: read its target
         raw = _read_fd(fd)
     except OSError as exc:
-        gen.meta_status, gen.meta_error = "invalid", f"cannot read: {exc.strerror or exc}"
+        why = "its stage folder changed while it was read" if exc.errno == errno.EBADF else exc.strerror or exc
+        gen.meta_status, gen.meta_error = "invalid", f"cannot read: {why}"
         return gen
     meta, error = parse_metadata(raw)
     if error:

@@ -101,15 +101,25 @@ def test_the_columns_read_from_each_checks_return_are_the_servers(loaded):
             assert return_columns(check.cypher) == planned, check.id
 
 
-def test_return_columns_reads_the_last_top_level_return_or_gives_up():
-    query = ("CALL () {\n  MATCH (g) RETURN g.x AS inner\n}\n"
-             "RETURN inner, count(DISTINCT g) AS n, 'a,b' AS text, [1, 2] AS pair, {k: 1} AS m\n"
-             "order by inner")
-    assert return_columns(query) == ("inner", "n", "text", "pair", "m")
-    assert return_columns("MATCH (g)\nRETURN DISTINCT g.stage AS stage LIMIT 3") == ("stage",)
-    assert return_columns("MATCH (g)\nRETURN g.stage") is None  # a column named by its expression
-    assert return_columns("MATCH (g)\nRETURN g.x AS `odd name`") is None
-    assert return_columns("MATCH (g) WITH g RETURN g") is None  # no RETURN at the start of a line
+@pytest.mark.parametrize("query,columns", [
+    ("CALL () {\n  MATCH (g) RETURN g.x AS inner\n}\nRETURN inner, count(DISTINCT g) AS n, 'a,b' AS text, "
+     "[1, 2] AS pair, {k: 1} AS m\norder by inner", ("inner", "n", "text", "pair", "m")),
+    ("MATCH (g) RETURN DISTINCT g.stage AS stage LIMIT 3", ("stage",)),
+    ("MATCH (g) RETURN g.key AS k, COLLECT { MATCH (g)-->(p) RETURN p.key AS k ORDER BY k } AS parents",
+     ("k", "parents")),  # a nested RETURN and ORDER BY are not the query's
+    ("MATCH (g) RETURN g.key AS key, n // n AS count", ("key", "n")),  # the rest is a comment
+    ("MATCH (g) /* RETURN x AS y */ RETURN g.a AS a /* , g.c AS c */, g.b AS b", ("a", "b")),
+    ("MATCH (g) RETURN 'x\\' AS a, \\'' AS b", ("b",)),  # one string with escaped quotes
+    ("MATCH (g) RETURN g.key AS key, 'a\nRETURN b AS c' AS note", ("key", "note")),
+    ("RETURN 1 AS a UNION RETURN 2 AS a", ("a",)),
+    ("MATCH (g) RETURN g", ("g",)),
+    ("MATCH (g) RETURN g.stage", None),  # a column named by its expression: the server is asked
+    ("MATCH (g) RETURN *", None),
+    ("MATCH (g) RETURN g.x AS `odd name`", None),
+    ("MATCH (g) RETURN g.return AS skip", None),
+])
+def test_return_columns_reads_the_last_top_level_return_or_gives_up(query, columns):
+    assert return_columns(query) == columns
 
 
 def test_the_audit_is_the_same_one_query_at_a_time_or_several(loaded, monkeypatch):

@@ -62,8 +62,8 @@ def test_a_stage_folder_swapped_for_a_link_after_its_listing_sends_no_read_outsi
     (decoy / name / "metadata.json").write_text('{"stage": "draft", "gen_id": "stolen"}')
     opened = store_module._open_folder
 
-    def open_then_swap(path):
-        fd = opened(path)
+    def open_then_swap(path, linked):
+        fd = opened(path, linked)
         if path.endswith("/draft"):
             drafts.rename(tmp_path / "moved-away")
             drafts.symlink_to(decoy)
@@ -101,3 +101,49 @@ def shape(data):
     """A graph model as plain lists: its node keys (dicts whole) and its edge columns."""
     nodes = [n if isinstance(n, dict) else n.key for n in data.nodes]
     return nodes, [(e.type, e.sources, e.targets, e.props) for e in data.edges]
+
+
+def test_a_stage_folder_linked_within_the_root_is_read_through_by_both_scans(tmp_path, monkeypatch):
+    root = tmp_path / "data"
+    synthetic.generate(str(root), 20, seed=1)
+    (root / "gens" / "draft").rename(root / "draft_real")
+    (root / "gens" / "draft").symlink_to("../draft_real")
+    serial = store_module.scan(str(root))
+    monkeypatch.setattr(store_module, "PARALLEL_FROM", 0)
+    parallel = store_module.scan(str(root))
+    assert _facts(parallel) == _facts(serial)
+    drafts = [g for g in serial.generations if g.stage == "draft"]
+    assert drafts and all(g.meta_status == "ok" and g.files for g in drafts)
+
+
+def test_a_stage_folder_gone_after_its_listing_makes_its_generations_findings(tmp_path, monkeypatch):
+    """Gone between the listing and the reads (both processes): each of its generations is
+    reported as unreadable; the scan goes on."""
+    root = tmp_path / "data"
+    synthetic.generate(str(root), 20, seed=1)
+    helper = store_module.Beside
+
+    def remove_then_start(*args, **kwargs):
+        (root / "gens" / "essay").rename(tmp_path / "elsewhere")
+        return helper(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "Beside", remove_then_start)
+    for parallel_from in (10_000, 0):
+        monkeypatch.setattr(store_module, "PARALLEL_FROM", parallel_from)
+        essays = [g for g in store_module.scan(str(root)).generations if g.stage == "essay"]
+        assert essays and all(g.meta_status == "invalid" for g in essays)
+        (tmp_path / "elsewhere").rename(root / "gens" / "essay")
+
+
+def test_a_store_from_a_parallel_scan_pickles_and_its_copy_resolves_its_own_references(tmp_path, monkeypatch):
+    import pickle
+
+    from lineage.loaders.graph_model import build
+
+    root = tmp_path / "data"
+    synthetic.generate(str(root), 200, seed=3, problems="all")
+    monkeypatch.setattr(store_module, "PARALLEL_FROM", 0)
+    store = store_module.scan(str(root))
+    copy = pickle.loads(pickle.dumps(store))
+    assert copy.ahead is None
+    assert shape(build(copy)) == shape(build(store))

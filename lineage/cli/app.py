@@ -122,10 +122,14 @@ def command(fn: Callable) -> Callable:
 def say(message: str) -> None:
     """A line for the person at the terminal: on stderr, never read as rich markup, and with
     control characters from the data (names, IDs, values in error messages) escaped."""
-    if sys.stderr is not None:  # (None when the process was started with it closed)
-        # Plain text, one line: no markup, no :emoji: codes replaced in names from the data.
+    # Plain text, one line: no markup, no :emoji: codes replaced in names from the data. When
+    # nobody reads stderr any more (closed, or its reader left) the line is dropped: the work
+    # and the exit status do not depend on it.
+    try:
         sys.stderr.write(f"lineage: {terminal_text(message)}\n")
         sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
 
 
 def warn(message: str) -> None:
