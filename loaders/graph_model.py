@@ -130,7 +130,6 @@ class _Resolver:
                     keys[n] = key
         return keys
 
-
     def at(self, positions, keys_at: list[str | None], gen_ids: list[str], stages: list[str]) -> list[str]:
         """column() for IDs already found by the same rule (the scan's helper did): the key
         at each position (keys_at ends with None, so -1 finds it), and column() for the rest."""

@@ -250,7 +250,7 @@ def return_columns(query: str) -> tuple[str, ...] | None:
 
 def _top_level(query: str) -> str:
     """The query with its comments blanked and what is inside quotes or brackets masked (`#`),
-    the brackets kept: what is left is the text at its top level, at the same offsets."""
+    the brackets kept: what is left readable is the text at its top level."""
     out, depth, quote, i, n = [], 0, "", 0, len(query)
     while i < n:
         ch = query[i]

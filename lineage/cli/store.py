@@ -63,7 +63,7 @@ def audit(
 
     Example (CI, only new findings fail): lineage audit data/ --baseline audit.json --format junit -o junit.xml
     """
-    with gc_paused():  # the audit's modules and networkx: 0.05 s of imports, a fifth of it collections
+    with gc_paused():  # the audit's modules and networkx: 0.07 s of imports, a tenth of it collections
         from lineage.analyses import baseline as baselines
 
     cfg = settings(config, no_config, data_root)
