@@ -89,10 +89,8 @@ def _scan_all(store: Store, progress: Progress | None, metadata: bool) -> None:
     helper = Beside(__name__, "helper_share", store.root, folders, linked, parallel=len(folders) >= PARALLEL_FROM,
                     then="helper_positions")
     gens = []
-    stage_fds: dict[str, int] = {}
+    stage_fds = {stage: _open_folder(path, stage in linked) for stage, path in stage_dirs.items()}
     try:
-        for stage in {f[0] for f in folders}:
-            stage_fds[stage] = _open_folder(stage_dirs[stage], stage in linked)
         for i, (stage, name) in enumerate(folders, 1):
             gen = _read_generation(store, stage_fds[stage], stage_dirs[stage], stage, name)
             derive(gen)
@@ -178,9 +176,6 @@ class _Ahead:
     generations (a caller may have left some out since). A copy of the store (pickle, deepcopy)
     has no helper to ask: its `ahead` is None, and its graph resolves every reference itself."""
 
-    def __reduce__(self):
-        return type(None), ()
-
     def __init__(self, helper: Beside, columns: list[References], generations: list[Generation]):
         self._helper: Beside | None = helper
         self._columns = columns
@@ -195,6 +190,9 @@ class _Ahead:
                 for refs, positions in zip(self._columns, answer):
                     refs.positions = positions
         return self._generations
+
+    def __reduce__(self):
+        return type(None), ()
 
 
 def list_folders(gens: str, folders: list[tuple[str, str]],
