@@ -208,25 +208,17 @@ def list_folders(gens: str, folders: list[tuple[str, str]],
     sets: dict[tuple[str, ...], int] = {}
     distinct: list[tuple[str, ...]] = []
     out: list[int] = []
-    base, here, listable = None, in_helper(), True
+    base, here, listable = None, in_helper(), False
     for stage, name in folders:
         if stage != base:
-            base, prefix = stage, f"{gens}/{stage}/"
+            base, prefix, listable = stage, f"{gens}/{stage}/", True
             if here:
-                fd = _open_folder(prefix[:-1], stage in linked)
-                try:
-                    os.fchdir(fd)
-                    prefix = ""
-                except OSError:  # each of its folders is reported as not listed
-                    listable = False
-                finally:
-                    if fd >= 0:
-                        os.close(fd)
+                listable, prefix = _enter(prefix[:-1], stage in linked), ""
         try:
-            if not listable:
-                raise OSError
-            names = os.listdir(prefix + name)
+            names = os.listdir(prefix + name) if listable else None
         except OSError:
+            names = None
+        if names is None:  # each folder of a stage that could not be entered is reported too
             out.append(-1)
             continue
         names.sort()
@@ -237,6 +229,20 @@ def list_folders(gens: str, folders: list[tuple[str, str]],
             distinct.append(tuple(map(printable, key)))  # once per distinct set: no cost per folder
         out.append(n)
     return out, distinct
+
+
+def _enter(path: str, linked: bool) -> bool:
+    """Make the stage folder, opened as the caller opens it, this process's working folder."""
+    fd = _open_folder(path, linked)
+    if fd < 0:
+        return False
+    try:
+        os.fchdir(fd)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _open_folder(path: str, linked: bool) -> int:

@@ -127,12 +127,25 @@ def test_a_stage_folder_gone_after_its_listing_makes_its_generations_findings(tm
         (root / "gens" / "essay").rename(tmp_path / "elsewhere")
         return helper(*args, **kwargs)
 
+    answered = []
+    result = helper.result
+
+    def recorded(self):
+        value = result(self)
+        answered.append(self._proc is not None)  # (None: the helper failed, the caller computed it)
+        return value
+
     monkeypatch.setattr(store_module, "Beside", remove_then_start)
+    monkeypatch.setattr(helper, "result", recorded)
     for parallel_from in (10_000, 0):
         monkeypatch.setattr(store_module, "PARALLEL_FROM", parallel_from)
-        essays = [g for g in store_module.scan(str(root)).generations if g.stage == "essay"]
+        scanned = store_module.scan(str(root)).generations
+        essays = [g for g in scanned if g.stage == "essay"]
         assert essays and all(g.meta_status == "invalid" for g in essays)
+        # The stage after it is read and listed as ever.
+        assert all(g.meta_status == "ok" and g.files for g in scanned if g.stage == "evaluation")
         (tmp_path / "elsewhere").rename(root / "gens" / "essay")
+    assert answered == [False, True]  # serially, then from the helper process
 
 
 def test_a_store_from_a_parallel_scan_pickles_and_its_copy_resolves_its_own_references(tmp_path, monkeypatch):
