@@ -93,7 +93,7 @@ class Beside:
 
     def _answer(self) -> Any:
         """The helper's next answer (a length, then the pickle), or None when it failed or
-        died: then the caller computes it. Unpickling reads from the pipe's buffer as it fills."""
+        died: then the caller computes it."""
         try:
             head = self._proc.stdout.read(8)
             if len(head) == 8:
@@ -131,8 +131,8 @@ _in_helper = False
 
 
 def in_helper() -> bool:
-    """Whether this is a helper process, which may change process-wide state (its working
-    folder) that a caller's process belongs to its owner."""
+    """Whether this process is a helper: it may change process-wide state (its working folder),
+    which in a caller's process belongs to the caller."""
     return _in_helper
 
 
